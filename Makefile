@@ -1,0 +1,43 @@
+# Two commands for a newcomer: `make run` (the whole stack) and `make test` (the whole suite).
+# Everything else is installed by these targets: uv itself goes into .tools/ when missing,
+# so a system Python that is "externally managed" (PEP 668) is never touched.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+UV_BOOT := .tools/uv
+UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
+RUN := $(UV) run --frozen --no-sync
+
+.PHONY: run test lint fmt sync bench fuzz clean
+
+$(UV_BOOT)/bin/uv:
+	$(PYTHON) -m venv $(UV_BOOT)
+	$(UV_BOOT)/bin/python -m pip install --quiet "uv>=0.5,<1"
+
+.venv/.synced: $(UV) pyproject.toml uv.lock shared/pyproject.toml services/auth/pyproject.toml services/orders/pyproject.toml
+	$(UV) sync --frozen
+	@touch $@
+
+sync: .venv/.synced
+
+run: sync
+	$(RUN) python scripts/run_stack.py
+
+test: sync
+	$(RUN) pytest
+
+lint: sync
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+	$(RUN) mypy shared/src services/auth/src services/orders/src tests bench scripts
+	$(RUN) lint-imports
+
+fmt: sync
+	$(RUN) ruff format .
+	$(RUN) ruff check --fix .
+
+bench: sync
+	$(RUN) python -m bench.run
+
+clean:
+	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache artifacts

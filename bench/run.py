@@ -1,0 +1,63 @@
+"""`make bench`: every scenario under wrk, with ratios to a baseline measured in this run.
+
+Server: one uvicorn worker pinned to core 0. Load: wrk pinned to core 1, loopback only.
+Settings: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY (substring).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from bench.scenarios import SCENARIOS
+from bench.stack import bench_stack
+from bench.wrk import WrkResult, run_wrk
+
+LOAD_CORE = 1
+
+
+def main() -> int:
+    seconds = int(os.environ.get("BENCH_SECONDS", "10"))
+    connections = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+    only = os.environ.get("BENCH_ONLY", "")
+    results: list[tuple[str, WrkResult]] = []
+    with bench_stack() as stack:
+        for scenario in SCENARIOS:
+            if only and only not in scenario.name and scenario.server != "baseline":
+                continue
+            base = stack.start(scenario.server)
+            req = scenario.prepare(stack)
+            run_wrk(
+                base + req.path,
+                core=LOAD_CORE,
+                seconds=2,
+                connections=connections,
+                method=req.method,
+                headers=req.headers,
+                body=req.body,
+            )  # warm-up
+            result = run_wrk(
+                base + req.path,
+                core=LOAD_CORE,
+                seconds=seconds,
+                connections=connections,
+                method=req.method,
+                headers=req.headers,
+                body=req.body,
+            )
+            results.append((scenario.name, result))
+            print(f"  measured {scenario.name}: {result.rps:,.0f} req/s", flush=True)
+    baseline = results[0][1]
+    print()
+    print(f"{'scenario':<48} {'req/s':>10} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name, r in results:
+        print(
+            f"{name:<48} {r.rps:>10,.0f} {r.rps / baseline.rps:>6.2f} {r.p50_ms:>8.2f} "
+            f"{r.p99_ms:>8.2f} {r.errors:>7}"
+        )
+    print(f"\n1 uvicorn worker on core 0, wrk -t1 -c{connections} -d{seconds}s on core 1")
+    return 1 if any(r.errors for _, r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

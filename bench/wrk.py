@@ -1,0 +1,91 @@
+"""Drive one URL with wrk (pinned to its own core) and parse requests/s and latency percentiles."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if not match:
+        raise ValueError(f"unparsable wrk latency {text!r}")
+    return float(match[1]) * _UNITS[match[2]]
+
+
+def parse(output: str) -> WrkResult:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1])  # type: ignore[index]
+    p50 = _ms(re.search(r"^\s+50%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+    p99 = _ms(re.search(r"^\s+99%\s+(\S+)", output, re.M)[1])  # type: ignore[index]
+    errors = 0
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output):
+        errors += int(m[1])
+    if m := re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    ):
+        errors += sum(int(x) for x in m.groups())
+    return WrkResult(rps, p50, p99, errors)
+
+
+def lua_script(method: str, headers: dict[str, str], body: bytes | None) -> str:
+    lines = [f'wrk.method = "{method}"']
+    for name, value in headers.items():
+        lines.append(f'wrk.headers["{name}"] = "{value}"')
+    if body is not None:
+        escaped = body.decode().replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'wrk.body = "{escaped}"')
+    return "\n".join(lines) + "\n"
+
+
+def run_wrk(
+    url: str,
+    *,
+    core: int,
+    seconds: int,
+    connections: int,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    body: bytes | None = None,
+) -> WrkResult:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise RuntimeError("wrk is not installed: apt-get install wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(lua_script(method, headers or {}, body))
+    try:
+        out = subprocess.run(
+            [
+                "taskset",
+                "-c",
+                str(core),
+                wrk,
+                "-t1",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--latency",
+                "-s",
+                script.name,
+                url,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 30,
+        ).stdout
+    finally:
+        Path(script.name).unlink(missing_ok=True)
+    return parse(out)

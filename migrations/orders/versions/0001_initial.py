@@ -1,0 +1,22 @@
+"""initial orders schema
+
+Revision ID: 0001
+Revises:
+Create Date: 2026-11-27
+"""
+
+from collections.abc import Sequence
+
+revision: str = "0001"
+down_revision: str | None = None
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # The orders tables arrive with the orders feature work; this revision anchors the history.
+    pass
+
+
+def downgrade() -> None:
+    pass

@@ -1,0 +1,3 @@
+"""orders service: items and pedidos."""
+
+__version__ = "0.1.0"

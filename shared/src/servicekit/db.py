@@ -1,0 +1,51 @@
+"""Async SQLAlchemy engine and the request-scoped session (the only place that commits)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from servicekit.settings import ServiceSettings
+
+
+def create_engine(settings: ServiceSettings, *, application_name: str | None = None) -> AsyncEngine:
+    """One pool per process; application_name lets operators find its connections."""
+    return create_async_engine(
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_s,
+        pool_pre_ping=True,
+        connect_args={
+            "server_settings": {"application_name": application_name or settings.service_name},
+            "timeout": 5,
+        },
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    # Objects stay readable after commit: responses are built from them after the commit.
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Yield a session for one request; commit when the handler returns, roll back on error."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.resources.sessionmaker
+    async with maker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

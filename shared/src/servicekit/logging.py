@@ -1,0 +1,83 @@
+"""JSON logs, one object per line, carrying the request id; secrets scrubbed on the way out."""
+
+from __future__ import annotations
+
+import contextvars
+import json
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "request_id", default=None
+)
+
+# Shapes that must never reach a log line, whatever code logged them: JWTs, bearer
+# credentials, PEM private keys, and `password`/`secret`/`token` style key=value pairs.
+_SCRUBBERS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S),
+        "[REDACTED PRIVATE KEY]",
+    ),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]*"), "[REDACTED JWT]"),
+    (re.compile(r"(?i)(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 [REDACTED]"),
+    (
+        re.compile(
+            r"(?i)\b(password|passwd|secret|client_secret|token|refresh_token|access_token|"
+            r"key_encryption_key)(\"?\s*[:=]\s*\"?)[^\s\"&,}]+"
+        ),
+        r"\1\2[REDACTED]",
+    ),
+)
+
+_STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+
+
+def scrub(text: str) -> str:
+    for pattern, replacement in _SCRUBBERS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+class JsonFormatter(logging.Formatter):
+    """Render a record as one JSON object; extra= fields become keys."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "service": self.service,
+            "message": record.getMessage(),
+        }
+        rid = request_id_var.get()
+        if rid is not None:
+            payload["request_id"] = rid
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD_ATTRS and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exc_info"] = self.formatException(record.exc_info)
+        return scrub(json.dumps(payload, default=str, ensure_ascii=False))
+
+
+def configure_logging(*, service: str, level: str = "INFO") -> None:
+    """Route the root, uvicorn and our loggers through one JSON handler on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error"):
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+    # The request middleware writes one access line per request, without query strings.
+    logging.getLogger("uvicorn.access").disabled = True

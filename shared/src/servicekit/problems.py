@@ -1,0 +1,141 @@
+"""RFC 9457 problem details for every error a service answers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from servicekit.jsonutil import dumps
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://errors.example.com/problems/"
+
+log = logging.getLogger("servicekit.problems")
+
+
+class ProblemError(Exception):
+    """Raise anywhere in a request to answer with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        title: str | None = None,
+        detail: str | None = None,
+        type_: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.status = status
+        self.title = title or HTTPStatus(status).phrase
+        self.detail = detail
+        self.type = type_ or "about:blank"
+        self.headers = dict(headers or {})
+        self.extra = dict(extra or {})
+        super().__init__(detail or self.title)
+
+
+def problem_type(slug: str) -> str:
+    return PROBLEM_TYPE_BASE + slug
+
+
+def problem_response(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    instance: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    if extra:
+        body.update(extra)
+    return Response(
+        content=dumps(body),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE,
+        headers=dict(headers or {}),
+    )
+
+
+def _validation_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Each failing field with where it is and why; never echo the rejected input back."""
+    out: list[dict[str, Any]] = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ())]
+        out.append(
+            {
+                "loc": loc,
+                "field": ".".join(loc[1:]) or ".".join(loc),
+                "msg": str(err.get("msg", "")),
+                "type": str(err.get("type", "")),
+            }
+        )
+    return out
+
+
+async def _handle_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)  # noqa: S101 - registered for this type only
+    return problem_response(
+        exc.status,
+        title=exc.title,
+        detail=exc.detail,
+        type_=exc.type,
+        instance=request.url.path,
+        headers=exc.headers,
+        extra=exc.extra,
+    )
+
+
+async def _handle_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(
+        exc.status_code,
+        detail=detail,
+        instance=request.url.path,
+        headers=exc.headers,
+    )
+
+
+async def _handle_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    return problem_response(
+        422,
+        title="Request validation failed",
+        detail="One or more fields are invalid.",
+        type_=problem_type("validation"),
+        instance=request.url.path,
+        extra={"errors": _validation_errors(exc.errors())},
+    )
+
+
+async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    # The traceback goes to the log (with the request id); the client learns nothing internal.
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(500, detail="An unexpected error occurred.", instance=request.url.path)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Make every error of the app an RFC 9457 problem+json response."""
+    app.add_exception_handler(ProblemError, _handle_problem)
+    app.add_exception_handler(StarletteHTTPException, _handle_http)
+    app.add_exception_handler(RequestValidationError, _handle_validation)
+    app.add_exception_handler(Exception, _handle_unexpected)

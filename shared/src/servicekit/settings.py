@@ -1,0 +1,81 @@
+"""Settings base: one pydantic-settings class per service, each with its own env prefix."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+# Values that ship in examples and local defaults; a production process must never run on them.
+KNOWN_DEFAULT_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "development"})
+
+
+class InsecureSettingsError(ValueError):
+    """A production process was configured with a missing or default secret."""
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept `postgresql://` and `postgres://` and hand SQLAlchemy the asyncpg dialect."""
+    for prefix in ("postgresql+asyncpg://", "postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+asyncpg://" + url[len(prefix) :]
+    raise ValueError("database URL must start with postgresql:// or postgresql+asyncpg://")
+
+
+class ServiceSettings(BaseSettings):
+    """Fields every service has. Subclasses set `model_config` with their own env prefix."""
+
+    # hide_input_in_errors: a failed validation must not print the secrets it was given.
+    model_config = SettingsConfigDict(
+        extra="ignore", validate_default=True, hide_input_in_errors=True
+    )
+
+    # Names of SecretStr fields that production refuses to start without.
+    required_secrets: ClassVar[tuple[str, ...]] = ()
+
+    environment: Environment = Environment.DEVELOPMENT
+    service_name: str = "service"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    database_max_overflow: int = Field(default=5, ge=0, le=200)
+    database_pool_timeout_s: float = Field(default=5.0, gt=0)
+    log_level: str = "INFO"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_dialect(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets_in_production(self) -> ServiceSettings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        bad = [name for name in self.required_secrets if _is_default_secret(getattr(self, name))]
+        if bad:
+            # Name the settings, never their values.
+            raise InsecureSettingsError(
+                "production refuses to start with missing or default secrets: " + ", ".join(bad)
+            )
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment is Environment.PRODUCTION
+
+
+def _is_default_secret(value: Any) -> bool:
+    if value is None:
+        return True
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else str(value)
+    return raw.strip().lower() in KNOWN_DEFAULT_SECRETS

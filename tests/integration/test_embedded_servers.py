@@ -1,0 +1,54 @@
+"""The embedded servers are real PostgreSQL and Redis; they stop cleanly and keep their data."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import asyncpg
+import psutil
+from redis import Redis
+
+from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis
+
+
+def _processes_using(path: Path) -> list[psutil.Process]:
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(proc.info["cmdline"] or [])
+        if str(path) in cmd:
+            found.append(proc)
+    return found
+
+
+def test_embedded_postgres_starts_stops_and_keeps_data(tmp_path: Path) -> None:
+    data = tmp_path / "pg"
+
+    async def write() -> None:
+        conn = await asyncpg.connect(pg.url())
+        await conn.execute("CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)")
+        await conn.close()
+
+    async def read() -> int:
+        conn = await asyncpg.connect(pg.url())
+        try:
+            return int(await conn.fetchval("SELECT v FROM kept"))
+        finally:
+            await conn.close()
+
+    with EmbeddedPostgres(data) as pg:
+        asyncio.run(write())
+    assert _processes_using(data) == []
+    with EmbeddedPostgres(data) as pg:  # a new port, the same data folder
+        assert asyncio.run(read()) == 42
+    assert _processes_using(data) == []
+
+
+def test_embedded_redis_starts_stops_and_keeps_data(tmp_path: Path) -> None:
+    data = tmp_path / "redis"
+    with EmbeddedRedis(data) as rd:
+        Redis.from_url(rd.url()).set("kept", "yes")
+    assert _processes_using(data) == []
+    with EmbeddedRedis(data) as rd:
+        assert Redis.from_url(rd.url()).get("kept") == b"yes"
+    assert _processes_using(data) == []

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import SecretStr, ValidationError
+
+from auth_service.settings import AuthSettings
+from orders_service.settings import OrdersSettings
+from servicekit.settings import normalize_database_url
+
+
+@pytest.mark.parametrize("kek", [None, "", "changeme", "change-me"])
+def test_production_refuses_missing_or_default_secret(kek: str | None) -> None:
+    with pytest.raises(ValidationError) as info:
+        AuthSettings(environment="production", key_encryption_key=kek)
+    assert "key_encryption_key" in str(info.value)
+    if kek:
+        assert kek not in str(info.value).replace("key_encryption_key", "")
+
+
+def test_production_starts_with_a_real_secret() -> None:
+    s = AuthSettings(environment="production", key_encryption_key=SecretStr("x" * 44))
+    assert s.is_production
+
+
+def test_development_tolerates_a_missing_secret() -> None:
+    assert (
+        AuthSettings(environment="development", key_encryption_key=None).key_encryption_key is None
+    )
+
+
+def test_prefixed_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERS_DATABASE_URL", "postgresql://u@db:5432/o")
+    monkeypatch.setenv("ORDERS_REDIS_URL", "redis://cache:6379/1")
+    monkeypatch.setenv("ORDERS_JWKS_URL", "http://auth:8000/.well-known/jwks.json")
+    s = OrdersSettings()
+    assert s.database_url == "postgresql+asyncpg://u@db:5432/o"
+    assert s.redis_url == "redis://cache:6379/1"
+    assert s.jwks_url.startswith("http://auth:8000")
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://a@h/d", "postgresql+asyncpg://a@h/d"),
+        ("postgres://a@h/d", "postgresql+asyncpg://a@h/d"),
+        ("postgresql+asyncpg://a@h/d", "postgresql+asyncpg://a@h/d"),
+    ],
+)
+def test_database_url_accepts_both_schemes(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+def test_database_url_rejects_other_schemes() -> None:
+    with pytest.raises(ValueError, match="postgresql"):
+        normalize_database_url("mysql://a@h/d")
