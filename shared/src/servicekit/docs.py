@@ -33,6 +33,14 @@ from starlette.staticfiles import StaticFiles
 from servicekit.problems import PROBLEM_CONTENT_TYPE
 
 ASSETS_PATH = "/docs/assets"
+# The docs pages may load only from this service. ReDoc's side menu links an image on
+# Redocly's CDN whatever its options say; this policy keeps the browser from asking for it
+# (ReDoc then hides the image), so no docs page makes a request beyond the service.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 BEARER_SCHEME = "bearerAuth"
 
 # Shared by every route that takes a token, so the schema names one scheme.
@@ -119,13 +127,25 @@ def idempotency_key(*, required: bool) -> dict[str, Any]:
     }
 
 
-def _is_empty_json(content: dict[str, Any] | None) -> bool:
+_FASTAPI_ERROR_SCHEMAS: tuple[dict[str, str], ...] = (
+    {},
+    {"$ref": "#/components/schemas/HTTPValidationError"},
+)
+
+
+def _problem_content(code: str, content: dict[str, Any] | None) -> dict[str, Any]:
+    """An error response's content: what the route declared, else problem+json.
+
+    FastAPI's placeholders (`application/json` with an empty schema, or its own
+    HTTPValidationError) are dropped: the services never answer errors that way.
+    """
+    content = dict(content or {})
+    declared = content.get("application/json")
+    if declared is not None and declared.get("schema", {}) in _FASTAPI_ERROR_SCHEMAS:
+        del content["application/json"]
     if not content:
-        return True
-    if set(content) != {"application/json"}:
-        return False
-    schema = content["application/json"].get("schema", {})
-    return schema in ({}, {"$ref": "#/components/schemas/HTTPValidationError"})
+        content = _problem("", "ValidationProblem" if code == "422" else "Problem")["content"]
+    return content
 
 
 def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
@@ -146,9 +166,8 @@ def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
                 continue
             responses: dict[str, Any] = operation["responses"]
             for code, response in responses.items():
-                if code[:1] in "45" and _is_empty_json(response.get("content")):
-                    name = "ValidationProblem" if code == "422" else "Problem"
-                    response["content"] = _problem("", name)["content"]
+                if code[:1] in "45":
+                    response["content"] = _problem_content(code, response.get("content"))
             if operation.get("security"):
                 responses.setdefault("401", _problem("Missing, invalid or expired access token"))
                 responses["401"].setdefault("headers", {})["WWW-Authenticate"] = {
@@ -204,15 +223,17 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_swagger_ui_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - Swagger UI",
-            oauth2_redirect_url=root + "/docs/oauth2-redirect",
-            swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
-            swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
-            swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
-            # No badge that would ask validator.swagger.io about our schema.
-            swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+        return _with_csp(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=root + "/docs/oauth2-redirect",
+                swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+                # No badge that would ask validator.swagger.io about our schema.
+                swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+            )
         )
 
     @app.get("/docs/oauth2-redirect", include_in_schema=False)
@@ -222,10 +243,17 @@ def install_docs(app: FastAPI) -> None:
     @app.get("/redoc", include_in_schema=False)
     async def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        return get_redoc_html(
-            openapi_url=root + openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
-            redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
-            with_google_fonts=False,
+        return _with_csp(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+                with_google_fonts=False,
+            )
         )
+
+
+def _with_csp(response: HTMLResponse) -> HTMLResponse:
+    response.headers["content-security-policy"] = DOCS_CSP
+    return response

@@ -46,6 +46,48 @@ _LIVE_BODY = b'{"status":"pass"}'
 
 PASS, WARN, FAIL = "pass", "warn", "fail"
 
+
+class HealthResponse(Response):
+    media_type = HEALTH_CONTENT_TYPE
+
+
+_HEALTH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": [PASS, WARN, FAIL]},
+        "output": {"type": "string"},
+        "checks": {
+            "type": "object",
+            "description": "keyed `<component>:<measurement>`, e.g. `postgres:responseTime`",
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "componentId": {"type": "string"},
+                        "componentType": {"type": "string"},
+                        "status": {"type": "string", "enum": [PASS, WARN, FAIL]},
+                        "observedValue": {"type": "number"},
+                        "observedUnit": {"type": "string", "enum": ["ms"]},
+                        "time": {"type": "string", "format": "date-time"},
+                        "output": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
+    "required": ["status"],
+}
+
+
+def _documented(ok: str, failing: str | None = None) -> dict[int | str, dict[str, Any]]:
+    content = {HEALTH_CONTENT_TYPE: {"schema": _HEALTH_SCHEMA}}
+    out: dict[int | str, dict[str, Any]] = {200: {"description": ok, "content": content}}
+    if failing:
+        out[503] = {"description": failing, "content": content}
+    return out
+
+
 # A probe raises when its dependency does not answer correctly; returning means "pass".
 Probe = Callable[["ServiceResources"], Awaitable[None]]
 
@@ -266,7 +308,8 @@ def health_router(
     @router.get(
         "/live",
         summary="Liveness: the process and its event loop run",
-        responses={200: {"content": {HEALTH_CONTENT_TYPE: {}}}},
+        response_class=HealthResponse,
+        responses=_documented("Alive (never depends on a dependency)"),
     )
     async def live() -> Response:
         return Response(_LIVE_BODY, media_type=HEALTH_CONTENT_TYPE)
@@ -278,10 +321,11 @@ def health_router(
     @router.get(
         "/ready",
         summary="Readiness: dependencies answer in time and the process is not draining",
-        responses={
-            200: {"content": {HEALTH_CONTENT_TYPE: {}}},
-            503: {"description": "A critical dependency fails, or the process is draining"},
-        },
+        response_class=HealthResponse,
+        responses=_documented(
+            "Ready (`warn`: a soft dependency fails)",
+            "A critical dependency fails, or the process is draining",
+        ),
     )
     async def ready() -> Response:
         if mon.shutdown.draining:
@@ -292,10 +336,8 @@ def health_router(
     @router.get(
         "/startup",
         summary="Startup: dependencies answered once and the schema is at the Alembic head",
-        responses={
-            200: {"content": {HEALTH_CONTENT_TYPE: {}}},
-            503: {"description": "Still starting: a dependency or the schema is not ready"},
-        },
+        response_class=HealthResponse,
+        responses=_documented("Started", "Still starting: a dependency or the schema is not ready"),
     )
     async def startup() -> Response:
         if mon.started:
