@@ -94,6 +94,7 @@ def create_service_app(
             )
             app.state.resources = resources
             monitor.resources = resources
+            stack.push_async_callback(monitor.aclose)
             sampler = asyncio.create_task(sample_pools_forever(resources))
             stack.push_async_callback(_cancel, sampler)
             for hook in hooks:

@@ -104,6 +104,8 @@ class HealthCheck:
     # None: the service's `health_check_timeout_s`.
     timeout_s: float | None = None
     measurement: str = "responseTime"
+    # Releases what the probe keeps between calls (a client); run when the app stops.
+    aclose: Callable[[], Awaitable[None]] | None = None
 
     @property
     def key(self) -> str:
@@ -156,14 +158,24 @@ def redis_check(*, critical: bool = True) -> HealthCheck:
 def http_check(
     name: str, url: str, *, critical: bool = False, component_type: str = "component"
 ) -> HealthCheck:
-    """GET `url` and expect a 2xx: for soft dependencies such as the issuer's JWKS endpoint."""
+    """GET `url` and expect a 2xx: for soft dependencies such as the issuer's JWKS endpoint.
+
+    One client per check, made at the first probe and kept (building one loads the TLS trust
+    store, too costly for every probe).
+    """
+    clients: list[httpx.AsyncClient] = []
 
     async def probe(_: ServiceResources) -> None:
-        async with httpx.AsyncClient(follow_redirects=False) as client:
-            response = await client.get(url, headers={"accept": "application/json"})
+        if not clients:
+            clients.append(httpx.AsyncClient(follow_redirects=False))
+        response = await clients[0].get(url, headers={"accept": "application/json"})
         response.raise_for_status()
 
-    return HealthCheck(name, probe, critical=critical, component_type=component_type)
+    async def aclose() -> None:
+        while clients:
+            await clients.pop().aclose()
+
+    return HealthCheck(name, probe, critical=critical, component_type=component_type, aclose=aclose)
 
 
 class SchemaNotAtHeadError(RuntimeError):
@@ -260,6 +272,14 @@ class HealthMonitor:
                     "error": self._last_error.get(check.key, result.error),
                 },
             )
+
+    async def aclose(self) -> None:
+        """Release what the checks keep between probes (called when the app stops)."""
+        for task in self._inflight.values():
+            task.cancel()
+        for check in self.checks:
+            if check.aclose is not None:
+                await check.aclose()
 
     async def run_all(self, checks: Sequence[HealthCheck]) -> dict[HealthCheck, CheckResult]:
         results = await asyncio.gather(*(self.run(c) for c in checks))
