@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import signal
+import subprocess
+import sys
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -11,11 +15,13 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import psutil
 import pytest
 
+from servicekit.embedded import free_port
 from tests.support.backends import Backends, asyncpg_dsn
 from tests.support.metrics import scrape, value
-from tests.support.processes import ServiceProcess
+from tests.support.processes import REPO_ROOT, ServiceProcess
 
 DRAIN_S = 2.0
 GRACEFUL_S = 10.0
@@ -154,3 +160,63 @@ def test_request_still_running_at_graceful_timeout_is_cut_off_and_process_exits(
         finally:
             proc.stop()
     assert "timeout graceful shutdown exceeded" in proc.read_log()
+
+
+def _pid_namespaces_work() -> bool:
+    try:
+        probe = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", "echo $$"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.stdout.strip() == "1"
+
+
+def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
+    auth_database_url: str, tmp_path: Path
+) -> None:
+    """As a container's PID 1 (exec form), a process without its own SIGTERM handler ignores
+    SIGTERM. The runner, as PID 1 of a fresh PID namespace, drains and exits 0."""
+    if not _pid_namespaces_work():
+        pytest.skip("needs `unshare --pid` (root or user namespaces) to make a PID 1")
+    port = free_port()
+    log = (tmp_path / "pid1.log").open("wb")
+    env = {
+        **os.environ,
+        "AUTH_DATABASE_URL": auth_database_url,
+        "AUTH_ENVIRONMENT": "test",
+        "AUTH_SHUTDOWN_DRAIN_S": "1",
+        "AUTH_SHUTDOWN_GRACEFUL_TIMEOUT_S": "5",
+    }
+    cmd = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "servicekit.serve"]
+    wrapper = subprocess.Popen(
+        [*cmd, "auth_service.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/health/live", timeout=1).status_code == 200:
+                    break
+            assert wrapper.poll() is None, (tmp_path / "pid1.log").read_text()
+            time.sleep(0.1)
+        [pid_1] = psutil.Process(wrapper.pid).children()
+        os.kill(pid_1.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        assert httpx.get(base + "/health/ready", timeout=2).status_code == 503
+        assert wrapper.wait(timeout=1 + 5 + 2) == 0  # unshare passes on PID 1's status
+        assert time.monotonic() - t0 >= 1 - 0.1  # it drained first
+    finally:
+        if wrapper.poll() is None:
+            wrapper.kill()
+            wrapper.wait()
+    assert '"signal": "SIGTERM"' in (tmp_path / "pid1.log").read_text()
