@@ -1,4 +1,4 @@
-"""orders' composition root: `uvicorn --factory orders_service.main:create_app`."""
+"""orders' composition root, served by `orders-service serve` (graceful SIGTERM)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi import FastAPI
 from orders_service import __version__
 from orders_service.settings import OrdersSettings, get_settings
 from servicekit.app import create_service_app
+from servicekit.health import http_check
 
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
@@ -16,6 +17,9 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         title="orders",
         version=__version__,
         redis_url=settings.redis_url,
+        migrations_section="orders",
+        # Soft dependency: verification keeps working on cached keys while auth is away.
+        checks=[http_check("jwks", settings.jwks_url, critical=False)],
         description="Items and pedidos (orders), with RBAC, tenant isolation, cache and "
         "idempotent writes.",
     )
