@@ -1,0 +1,36 @@
+"""Helpers for the cache tests: counting computes and reading the cache's counters."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from prometheus_client import REGISTRY
+
+
+@dataclass
+class CountingCompute:
+    """An async compute that returns `value`, counts its runs and can be held open."""
+
+    value: bytes = b"v"
+    delay_s: float = 0.0
+    runs: int = 0
+    release: asyncio.Event | None = None
+    started: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def __call__(self) -> bytes:
+        self.runs += 1
+        self.started.set()
+        if self.release is not None:
+            await self.release.wait()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        return self.value
+
+
+def cache_counter(metric: str, cache: str, **labels: str) -> float:
+    """Current value of `servicekit_cache_<metric>_total` for cache `cache`."""
+    value = REGISTRY.get_sample_value(
+        f"servicekit_cache_{metric}_total", {"cache": cache, **labels}
+    )
+    return value or 0.0
