@@ -15,7 +15,14 @@ from tests.support.cachetools import CountingCompute, cache_counter
 
 
 def _cache(redis: Redis, prefix: str, **kwargs: object) -> RedisCache:
-    options: dict[str, object] = {"name": "test", "namespace": prefix + "cache:"}
+    # Generous deadlines: these tests are about locking and layers on a shared, busy machine;
+    # the deadlines themselves are tested in test_cache_faults.py.
+    options: dict[str, object] = {
+        "name": "test",
+        "namespace": prefix + "cache:",
+        "op_timeout_s": 5.0,
+        "wait_timeout_s": 5.0,
+    }
     options.update(kwargs)
     return RedisCache(redis, **options)  # type: ignore[arg-type]
 
@@ -44,7 +51,7 @@ async def test_cache_stampede_of_100_callers_on_a_cold_key_computes_once(
     assert compute.runs == 1
     assert cache_counter("lock_waits", "test") - waits_before == 99
     raw = await replicas[0].get(caches[0].value_key("item:1"))
-    assert raw is not None
+    assert isinstance(raw, bytes)
     entry = decode_entry(raw)
     assert entry is not None
     assert entry.value == b"item-1"
@@ -261,19 +268,19 @@ async def test_cache_early_recompute_runs_in_one_caller_while_others_keep_the_va
 async def test_cache_reads_near_expiry_trigger_only_a_few_recomputes(
     redis_client: Redis, redis_prefix: str
 ) -> None:
-    """Real random draws, 5 000 reads within the last 2 deltas before expiry: a handful."""
+    """Real random draws, 2 000 reads within the last 2 deltas before expiry: a handful."""
     clock_offset = 0.0
     cache = _cache(redis_client, redis_prefix, clock=lambda: time.time() + clock_offset)
     compute = CountingCompute(b"v", delay_s=0.02)
     await cache.get_or_compute("k", compute, base_ttl_s=100)
     raw = await redis_client.get(cache.value_key("k"))
-    assert raw is not None
+    assert isinstance(raw, bytes)
     entry = decode_entry(raw)
     assert entry is not None
     # Jump to 2 deltas before expiry: P(early) = exp(-2) ~ 0.14 per read until one refreshes.
     clock_offset = entry.expiry - time.time() - 2 * entry.delta
     before = compute.runs
-    for _ in range(50):
+    for _ in range(20):
         await asyncio.gather(
             *(cache.get_or_compute("k", compute, base_ttl_s=100) for _ in range(100))
         )

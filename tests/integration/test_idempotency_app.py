@@ -194,6 +194,41 @@ async def test_idempotency_same_key_on_another_target_is_422(
     assert await count_rows(pool, tenant=tenant) == 1
 
 
+async def test_idempotency_precondition_is_part_of_the_fingerprint(
+    client: httpx.AsyncClient, pool: asyncpg.Pool, tenant: str
+) -> None:
+    """A PATCH retried with the same If-Match replays; with another If-Match it is a
+    different request, so the key reused on it is 422."""
+    item = f"/api/v1/items/{uuid.uuid4()}"
+    headers = {**auth(tenant, key="m"), "If-Match": '"3"'}
+    first = await client.patch(item, json={"name": "n"}, headers=headers)
+    same = await client.patch(item, json={"name": "n"}, headers=headers)
+    other = await client.patch(item, json={"name": "n"}, headers={**headers, "If-Match": '"4"'})
+    assert first.status_code == 200
+    assert same.headers["idempotent-replayed"] == "true"
+    assert other.status_code == 422
+    assert await count_rows(pool, tenant=tenant) == 1
+
+
+async def test_idempotency_keyed_body_over_the_limit_is_413_and_nothing_runs(
+    pool: asyncpg.Pool, redis_client: Redis, redis_prefix: str, controls: Controls, tenant: str
+) -> None:
+    app = build_keyed_app(
+        pool=pool,
+        redis=redis_client,
+        controls=controls,
+        namespace=redis_prefix + "idem:",
+        max_body_bytes=64,
+    )
+    async with client_for(app) as client:
+        big = await client.post("/api/v1/items", content=b"x" * 65, headers=auth(tenant, key="b"))
+        fits = await client.post("/api/v1/items", content=b"x" * 64, headers=auth(tenant, key="b"))
+    assert big.status_code == 413
+    assert big.headers["content-type"] == "application/problem+json"
+    assert fits.status_code == 201
+    assert controls.runs == 1
+
+
 async def test_idempotency_request_in_progress_is_409_with_retry_after(
     client: httpx.AsyncClient, pool: asyncpg.Pool, controls: Controls, tenant: str
 ) -> None:

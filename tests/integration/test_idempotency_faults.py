@@ -40,10 +40,10 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
     written. Redis back: both work again, and a key from before the outage still replays."""
     server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
     redis: Redis = create_redis(server.url())
-    cache = RedisCache(redis, name="faults-app", op_timeout_s=0.1, breaker_cooldown_s=0.05)
+    cache = RedisCache(redis, name="faults-app", op_timeout_s=1.0, breaker_cooldown_s=0.05)
     controls = Controls()
     tenant = f"t{uuid.uuid4().hex[:10]}"
-    app = build_keyed_app(pool=pool, redis=redis, controls=controls, cache=cache, op_timeout_s=0.1)
+    app = build_keyed_app(pool=pool, redis=redis, controls=controls, cache=cache, op_timeout_s=1.0)
     try:
         async with client_for(app) as client:
             created = await client.post(

@@ -186,6 +186,8 @@ def build_keyed_app(
         "redis": redis,
         "scope_resolver": bearer_scope_resolver(verify_token),
         "required": REQUIRED,
+        # Generous on a shared, busy machine; the fault tests pass their own short one.
+        "op_timeout_s": 5.0,
     }
     options.update(middleware_options)
     app.add_middleware(IdempotencyMiddleware, **options)

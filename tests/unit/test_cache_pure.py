@@ -13,6 +13,8 @@ from servicekit.cache import (
     decode_entry,
     encode_entry,
     jittered_ttl_s,
+    pack_response,
+    unpack_response,
     xfetch_fires,
 )
 
@@ -65,3 +67,11 @@ def test_cache_local_layer_never_outlives_the_redis_entry() -> None:
     layer.put("expired", b"x", max_age_s=-1)
     assert layer.get("expired") is None
     assert len(layer) == 0
+
+
+def test_cache_packed_response_round_trips_headers_and_any_body() -> None:
+    headers = {"ETag": '"3"', "Content-Type": "application/json"}
+    body = b'{"a":"\r\n\r\n inside the body is fine"}'
+    assert unpack_response(pack_response(body, headers)) == (headers, body)
+    assert unpack_response(pack_response(b"\r\nbody")) == ({}, b"\r\nbody")
+    assert unpack_response(pack_response(b"")) == ({}, b"")

@@ -35,7 +35,7 @@ import random
 import struct
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter
@@ -147,6 +147,25 @@ def decode_entry(raw: bytes) -> CacheEntry | None:
     return CacheEntry(raw[_HEADER.size :], expiry, delta)
 
 
+def pack_response(body: bytes, headers: Mapping[str, str] | None = None) -> bytes:
+    """Response headers (such as ETag) and body as one cacheable value, HTTP/1-style:
+    `Name: value\r\n` lines, a blank line, the body. Header values must not hold CR/LF."""
+    lines = [f"{name}: {value}\r\n".encode("latin-1") for name, value in (headers or {}).items()]
+    return b"".join(lines) + b"\r\n" + body
+
+
+def unpack_response(data: bytes) -> tuple[dict[str, str], bytes]:
+    """The headers and body that `pack_response` packed."""
+    if data.startswith(b"\r\n"):
+        return {}, data[2:]
+    head, _, body = data.partition(b"\r\n\r\n")
+    headers = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        name, _, value = line.partition(": ")
+        headers[name] = value
+    return headers, body
+
+
 @dataclass(frozen=True, slots=True)
 class WarmEntry:
     key: str
@@ -210,8 +229,8 @@ class RedisCache:
         *,
         name: str = "default",
         namespace: str = "cache:",
-        lock_ttl_s: float = 5.0,
-        wait_timeout_s: float = 1.0,
+        lock_ttl_s: float = 2.0,
+        wait_timeout_s: float = 0.5,
         poll_initial_s: float = 0.005,
         poll_max_s: float = 0.05,
         beta: float = 1.0,

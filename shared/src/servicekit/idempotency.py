@@ -12,8 +12,9 @@ For a POST or PATCH under `path_prefix` whose path matches a route of the app:
 - The key is scoped by tenant + subject (from `scope_resolver`) + method + route template, so
   one client's key never meets another's. No principal (unauthenticated): the request passes
   through untouched and the app answers its 401.
-- Fingerprint: SHA-256 of the request target (path and query) and the body, the body as
-  canonical JSON when it is JSON. The same key on another target or body is a 422 problem.
+- Fingerprint: SHA-256 of the request target (path and query), the precondition headers
+  (`If-Match`, `If-Unmodified-Since`) and the body, the body as canonical JSON when it is
+  JSON. The same key on another target, precondition or body is a 422 problem.
 - First request: one Lua script reserves the key (an in-progress marker that expires after
   `lock_ttl_s`, so a crash between reserve and store frees the key), the app runs, and the
   response (status, `stored_headers`, body) is stored for `ttl_s` (24-48 h) before it is sent.
@@ -64,7 +65,7 @@ _REPLAYS = Counter(
 _OUTCOMES = Counter(
     "servicekit_idempotency_requests",
     "Keyed requests by outcome: stored, not_stored, replayed, conflict, in_progress, "
-    "mismatch, unavailable, invalid, missing",
+    "mismatch, unavailable, invalid, missing, too_large",
     ["outcome"],
 )
 
@@ -151,10 +152,21 @@ def canonical_body(body: bytes, content_type: str) -> bytes:
     return b"raw\x00" + body
 
 
-def request_fingerprint(*, path: str, query: bytes, body: bytes, content_type: str) -> str:
+def request_fingerprint(
+    *,
+    path: str,
+    query: bytes,
+    body: bytes,
+    content_type: str,
+    preconditions: Sequence[bytes] = (),
+) -> str:
+    """SHA-256 over the target, the precondition headers (If-Match) and the canonical body."""
     digest = hashlib.sha256()
     digest.update(path.encode("utf-8", "surrogateescape"))
     digest.update(b"?" + query + b"\x00")
+    for value in preconditions:
+        digest.update(value + b"\x00")
+    digest.update(b"\x01")
     digest.update(canonical_body(body, content_type))
     return digest.hexdigest()
 
@@ -236,7 +248,9 @@ class IdempotencyMiddleware:
     Mount it so that it runs before routing (it resolves the route template itself):
     `app.add_middleware(IdempotencyMiddleware, redis=..., scope_resolver=..., required=...)`.
     `redis` is a client or a function of the scope that returns one (the client is often
-    built in the lifespan, after the middleware is constructed).
+    built in the lifespan, after the middleware is constructed). `lock_ttl_s` must exceed
+    the longest a request can run (the server's request timeout): a reservation that
+    outlives it is taken to be a crashed process's, and the key becomes usable again.
     """
 
     def __init__(
@@ -258,6 +272,7 @@ class IdempotencyMiddleware:
         max_body_bytes: int = 1024 * 1024,
         stored_headers: Collection[str] = ("content-type", "location", "etag"),
         unstored_statuses: Collection[int] = (400, 401, 403, 408, 413, 422, 429),
+        fingerprint_headers: Collection[str] = ("if-match", "if-unmodified-since"),
     ) -> None:
         if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
             raise ValueError(f"ttl_s must be within [{MIN_TTL_S}, {MAX_TTL_S}] seconds")
@@ -279,6 +294,9 @@ class IdempotencyMiddleware:
         self._max_body = max_body_bytes
         self._stored_headers = frozenset(h.lower().encode("latin-1") for h in stored_headers)
         self._unstored = frozenset(unstored_statuses)
+        self._fingerprint_headers = frozenset(
+            h.lower().encode("latin-1") for h in fingerprint_headers
+        )
 
     def _applies(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] not in self._methods:
@@ -338,6 +356,7 @@ class IdempotencyMiddleware:
         except _ClientGoneError:
             return
         except _BodyTooLargeError:
+            _OUTCOMES.labels("too_large").inc()
             await self._problem(
                 scope,
                 receive,
@@ -362,6 +381,7 @@ class IdempotencyMiddleware:
             query=scope.get("query_string", b""),
             body=body,
             content_type=content_type.decode("latin-1"),
+            preconditions=[v for k, v in scope["headers"] if k in self._fingerprint_headers],
         )
         await self._handle(scope, receive, send, record=record, fingerprint=fingerprint, body=body)
 
