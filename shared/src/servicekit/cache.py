@@ -219,8 +219,11 @@ def _default_xfetch_random() -> float:
 class RedisCache:
     """Read-through cache of response bytes in Redis (see the module docstring).
 
-    `redis` should be built by `servicekit.redis.create_redis` (short socket timeouts, at most
-    one retry). `clock`, `xfetch_random` and `jitter_random` are injectable for tests.
+    `redis` should be built by `servicekit.redis.create_redis` (short socket timeouts, a
+    blocking pool; bytes replies, never `decode_responses=True`). Keys carry everything that
+    changes the answer, the tenant first of all (`item:<tenant>:<id>`). `clock`,
+    `xfetch_random` and `jitter_random` are injectable for tests. With the local layer, call
+    `start()` once (lifespan) and `aclose()` at shutdown.
     """
 
     def __init__(
