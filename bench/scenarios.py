@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -43,11 +44,11 @@ _PEDIDO = b'{"customer_id":"c-1","items":[{"item_id":"i-1","quantity":1}]}'
 
 
 def _stored_pedido(stack: BenchStack) -> Request:
-    """POST once with a key; every measured request is then a replay of it."""
+    """POST once with a fresh key; every measured request is then a replay of it."""
     request = Request(
         "/api/v1/pedidos",
         method="POST",
-        headers={"Content-Type": "application/json", "Idempotency-Key": "bench-replay-1"},
+        headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
         body=_PEDIDO,
     )
     response = httpx.post(

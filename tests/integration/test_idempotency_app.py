@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from servicekit.idempotency import request_fingerprint, storage_key
 from tests.support.backends import Backends
+from tests.support.cachetools import delete_prefix
 from tests.support.keyed_app import (
     Controls,
     auth,
@@ -25,6 +26,12 @@ from tests.support.keyed_app import (
 )
 
 PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 2}]}
+
+
+@pytest.fixture(autouse=True)
+async def _drop_test_keys(redis_client: Redis, redis_prefix: str) -> AsyncIterator[None]:
+    yield
+    await delete_prefix(redis_client, redis_prefix)
 
 
 @pytest.fixture(scope="module")
@@ -314,9 +321,7 @@ async def test_idempotency_reservation_of_a_dead_process_expires_after_the_lock_
     """A process that reserved the key and died never stores or releases it: the key is
     409 until the reservation's TTL runs out, then usable again (and runs once)."""
     namespace = redis_prefix + "idem:"
-    app = build_keyed_app(
-        pool=pool, redis=redis_client, controls=controls, namespace=namespace, lock_ttl_s=0.3
-    )
+    app = build_keyed_app(pool=pool, redis=redis_client, controls=controls, namespace=namespace)
     record = storage_key(
         namespace,
         tenant=tenant,
@@ -333,17 +338,17 @@ async def test_idempotency_reservation_of_a_dead_process_expires_after_the_lock_
     )
     # What the reserve script leaves behind for a process that then died.
     await redis_client.hset(record, mapping={"fp": fingerprint, "state": "pending", "token": "t"})
-    await redis_client.pexpire(record, 300)
+    await redis_client.pexpire(record, 1000)  # its lock TTL
 
     async with client_for(app) as client:
         blocked = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert blocked.status_code == 409
         assert controls.runs == 0
-        await asyncio.sleep(0.35)
+        await asyncio.sleep(1.05)
         freed = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert freed.status_code == 201
         assert "idempotent-replayed" not in freed.headers
-        # The new reservation took the configured lock TTL, then the 24 h record replaced it.
+        # The retry reserved, ran and stored its response for 24 h.
         assert await redis_client.pttl(record) > 23 * 3600 * 1000
     assert await count_rows(pool, tenant=tenant) == 1
 

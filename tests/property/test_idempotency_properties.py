@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from servicekit.idempotency import InvalidKeyError, parse_idempotency_key, storage_key
 from tests.support.backends import Backends
+from tests.support.cachetools import delete_prefix
 from tests.support.keyed_app import (
     Controls,
     auth,
@@ -107,6 +108,7 @@ async def app_client(
     app = build_keyed_app(pool=pool, redis=redis, controls=controls, namespace=namespace)
     async with client_for(app) as client:
         yield client, controls
+    await delete_prefix(redis, namespace)
     await redis.aclose()
 
 
