@@ -27,6 +27,7 @@ APPS = {
     "baseline": "bench.baseline_app:create_app",
     "auth": "auth_service.main:create_app",
     "orders": "orders_service.main:create_app",
+    "cachekit": "bench.cachekit_app:create_app",
 }
 
 
