@@ -21,6 +21,7 @@ from tests.support.dockerfile import (
     healthcheck_command,
     parse_dockerfile,
 )
+from tests.support.k8s import containers, rendered_case
 from tests.support.routes import serves_get
 
 SERVICES = ("auth", "orders")
@@ -200,3 +201,26 @@ def test_console_script_and_app_import_from_the_image(
         cwd=image.host_path(image.workdir),
     )
     assert "/app/.venv/lib/" in json.loads(probe.stdout), "the app is not the installed wheel"
+
+
+def _cronjob_commands() -> list[list[str]]:
+    rendered = rendered_case("auth", "defaults")
+    return [containers(cj)[0]["command"] for cj in rendered.of_kind("CronJob")]
+
+
+@pytest.mark.parametrize("command", _cronjob_commands(), ids=lambda c: " ".join(c))
+def test_key_cronjob_command_exists_in_the_image(
+    command: list[str], service_image: ImageFactory
+) -> None:
+    """The CronJob's command is a real subcommand of the image's console script (`--help`
+    parses it without touching a database). Fails until `auth-service keys ...` exists."""
+    image = service_image("auth")
+    env = image.runtime_env({"HOME": "/nonexistent"})
+    result = subprocess.run(
+        image.resolve([*command, "--help"], env),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
