@@ -45,14 +45,15 @@ def test_final_stage_runs_as_a_non_root_user(service: str) -> None:
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_cmd_is_exec_form_uvicorn_with_the_app_factory(service: str) -> None:
+def test_cmd_is_exec_form_graceful_runner_of_the_service(service: str) -> None:
     final = _stages(service)[-1]
     cmds = final.all("CMD")
     assert len(cmds) == 1, "the command lives in one place"
     assert final.last("ENTRYPOINT") is None
     cmd = cmds[0].exec_form()  # raises for the shell form (PID 1 would be /bin/sh)
-    assert cmd[0] == "uvicorn"
-    assert cmd[cmd.index("--factory") + 1] == f"{service}_service.main:create_app"
+    # `<service> serve` is the console script that runs uvicorn with the service's
+    # create_app factory under servicekit's graceful-shutdown runner.
+    assert cmd[:2] == [f"{service}-service", "serve"]
     assert cmd[cmd.index("--port") + 1] == "8000"
     assert cmd[cmd.index("--host") + 1] == "0.0.0.0"
     expose = final.last("EXPOSE")
