@@ -1,0 +1,80 @@
+"""RBAC: roles come from the token, permissions are checked by a dependency on each route.
+
+Roles are ordered viewer < editor < admin and each one holds every permission of the roles
+below it, so the grants are written as what each role adds.
+
+Fulfilment (process, ship, deliver) sits at editor: it moves a pedido forward along the path
+its confirmation already committed to, like confirming does, and warehouse staff who ship need
+it daily. What stays admin-only is what destroys or reverses: deleting items and cancelling
+pedidos (a cancel after confirmation gives reserved stock back).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+
+from orders_service.errors import PermissionDeniedError
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    ITEMS_READ = "items:read"
+    ITEMS_CREATE = "items:create"
+    ITEMS_UPDATE = "items:update"
+    ITEMS_DELETE = "items:delete"
+    PEDIDOS_READ = "pedidos:read"
+    PEDIDOS_CREATE = "pedidos:create"
+    PEDIDOS_CONFIRM = "pedidos:confirm"
+    PEDIDOS_CANCEL = "pedidos:cancel"
+    PEDIDOS_FULFIL = "pedidos:fulfil"
+
+
+ROLE_ORDER: tuple[Role, ...] = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
+
+_ADDS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.ITEMS_READ, Permission.PEDIDOS_READ}),
+    Role.EDITOR: frozenset(
+        {
+            Permission.ITEMS_CREATE,
+            Permission.ITEMS_UPDATE,
+            Permission.PEDIDOS_CREATE,
+            Permission.PEDIDOS_CONFIRM,
+            Permission.PEDIDOS_FULFIL,
+        }
+    ),
+    Role.ADMIN: frozenset({Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL}),
+}
+
+
+def _cumulative() -> dict[Role, frozenset[Permission]]:
+    grants: dict[Role, frozenset[Permission]] = {}
+    held: frozenset[Permission] = frozenset()
+    for role in ROLE_ORDER:
+        held = held | _ADDS[role]
+        grants[role] = held
+    return grants
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = _cumulative()
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+def permissions_for(roles: Iterable[str]) -> frozenset[Permission]:
+    """Everything the given role names grant; names this service does not know grant nothing."""
+    granted: frozenset[Permission] = frozenset()
+    for name in roles:
+        if name in _ROLE_NAMES:
+            granted = granted | ROLE_PERMISSIONS[Role(name)]
+    return granted
+
+
+def check(roles: Iterable[str], permission: Permission) -> None:
+    """Raise the 403 problem naming `permission` unless `roles` grant it."""
+    if permission not in permissions_for(roles):
+        raise PermissionDeniedError(permission.value)
