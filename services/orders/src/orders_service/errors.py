@@ -124,3 +124,14 @@ class PermissionDeniedError(OrdersError):
             type_=problem_type("forbidden"),
             extra={"missing_permission": permission},
         )
+
+
+class InvalidCursorProblemError(OrdersError):
+    def __init__(self) -> None:
+        super().__init__(
+            400,
+            title="Invalid cursor",
+            detail="The cursor is not one this list issued (or it was issued for another sort); "
+            "start again from the first page.",
+            type_=problem_type("invalid-cursor"),
+        )

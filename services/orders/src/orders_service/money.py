@@ -8,7 +8,7 @@ units (JPY, CLP, ...) accepts whole amounts only.
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -19,6 +19,7 @@ from pydantic import (
     with_config,
 )
 from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
 
 CENT = Decimal("0.01")
 

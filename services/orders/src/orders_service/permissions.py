@@ -11,10 +11,16 @@ pedidos (a cancel after confirmation gives reserved stock back).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
+from typing import Annotated
 
+from fastapi import Depends
+
+from orders_service.context import Actor
 from orders_service.errors import PermissionDeniedError
+from servicekit.auth import ROLE_ORDER as RANKED_ROLE_NAMES
+from servicekit.auth import Principal, PrincipalDep
 
 
 class Role(StrEnum):
@@ -35,7 +41,8 @@ class Permission(StrEnum):
     PEDIDOS_FULFIL = "pedidos:fulfil"
 
 
-ROLE_ORDER: tuple[Role, ...] = (Role.VIEWER, Role.EDITOR, Role.ADMIN)
+# The ladder is servicekit's (the token verifier ranks roles the same way).
+ROLE_ORDER: tuple[Role, ...] = tuple(Role(name) for name in RANKED_ROLE_NAMES)
 
 _ADDS: dict[Role, frozenset[Permission]] = {
     Role.VIEWER: frozenset({Permission.ITEMS_READ, Permission.PEDIDOS_READ}),
@@ -78,3 +85,29 @@ def check(roles: Iterable[str], permission: Permission) -> None:
     """Raise the 403 problem naming `permission` unless `roles` grant it."""
     if permission not in permissions_for(roles):
         raise PermissionDeniedError(permission.value)
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A route dependency: the verified caller, or 403 naming `permission`."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        check(principal.roles, permission)
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+CanReadItems = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
+CanCreateItems = Annotated[Principal, Depends(require(Permission.ITEMS_CREATE))]
+CanUpdateItems = Annotated[Principal, Depends(require(Permission.ITEMS_UPDATE))]
+CanDeleteItems = Annotated[Principal, Depends(require(Permission.ITEMS_DELETE))]
+CanReadPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_READ))]
+CanCreatePedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CREATE))]
+CanConfirmPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CONFIRM))]
+CanCancelPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CANCEL))]
+CanFulfilPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_FULFIL))]
+
+
+def actor_of(principal: Principal) -> Actor:
+    return Actor(tenant_id=principal.tenant_id, subject=principal.subject)

@@ -13,7 +13,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders_service.context import Actor
-from orders_service.errors import ItemNotFoundError, SkuTakenError, StaleVersionError
+from orders_service.errors import (
+    InvalidCursorProblemError,
+    ItemNotFoundError,
+    SkuTakenError,
+    StaleVersionError,
+)
 from orders_service.items.models import Item, ItemStatus, status_for_stock
 from orders_service.items.repository import ItemRepository
 from orders_service.items.schemas import ItemCreate, ItemListQuery, ItemRead, ItemUpdate
@@ -29,7 +34,7 @@ from orders_service.money import Money
 from orders_service.outbox.repository import OutboxRepository
 from orders_service.outbox.schemas import ItemCreated, ItemDeleted, ItemUpdated
 from orders_service.preconditions import IfMatch, etag_for
-from servicekit.repository import Page, SortKey
+from servicekit.repository import InvalidCursorError, Page, SortKey
 from servicekit.specification import Specification, and_spec
 
 _SKU_INDEX = "uq_items_tenant_id_sku_live"
@@ -209,9 +214,12 @@ class ItemService:
         )
 
     async def list_page(self, query: ItemListQuery) -> Page[Item]:
-        return await self.items.list_by_spec(
-            list_spec(query),
-            sort=SortKey.parse(query.sort),
-            cursor=query.cursor,
-            limit=query.limit,
-        )
+        try:
+            return await self.items.list_by_spec(
+                list_spec(query),
+                sort=SortKey.parse(query.sort),
+                cursor=query.cursor,
+                limit=query.limit,
+            )
+        except InvalidCursorError:
+            raise InvalidCursorProblemError from None

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Literal, TypedDict
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -17,6 +17,7 @@ from pydantic import (
     TypeAdapter,
     computed_field,
 )
+from typing_extensions import TypedDict
 
 from orders_service.money import Money, format_amount
 from orders_service.pedidos.models import (

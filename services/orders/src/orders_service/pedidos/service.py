@@ -21,6 +21,7 @@ from orders_service.errors import (
     EmptyPedidoError,
     IllegalTransitionError,
     InsufficientStockError,
+    InvalidCursorProblemError,
     InvalidLinesError,
     PedidoLineNotFoundError,
     PedidoNotFoundError,
@@ -57,7 +58,7 @@ from orders_service.pedidos.specifications import (
     PedidoMinTotalSpec,
     PedidoStatusSpec,
 )
-from servicekit.repository import Page, SortKey
+from servicekit.repository import InvalidCursorError, Page, SortKey
 from servicekit.specification import Specification, and_spec
 
 # Items a confirm may take stock from: on sale, or on sale with nothing left (the stock check
@@ -99,12 +100,15 @@ class PedidoService:
         return pedido
 
     async def list_page(self, query: PedidoListQuery) -> Page[Pedido]:
-        return await self.pedidos.list_by_spec(
-            list_spec(query),
-            sort=SortKey.parse(query.sort),
-            cursor=query.cursor,
-            limit=query.limit,
-        )
+        try:
+            return await self.pedidos.list_by_spec(
+                list_spec(query),
+                sort=SortKey.parse(query.sort),
+                cursor=query.cursor,
+                limit=query.limit,
+            )
+        except InvalidCursorError:
+            raise InvalidCursorProblemError from None
 
     # -- lines -----------------------------------------------------------------------------
 
