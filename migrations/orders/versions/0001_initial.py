@@ -59,9 +59,7 @@ def upgrade() -> None:
         unique=True,
         postgresql_where=sa.text("deleted_at IS NULL"),
     )
-    op.create_index(
-        "ix_items_tenant_id_created_at_id", "items", ["tenant_id", "created_at", "id"]
-    )
+    op.create_index("ix_items_tenant_id_created_at_id", "items", ["tenant_id", "created_at", "id"])
     op.create_index("ix_items_tags", "items", ["tags"], postgresql_using="gin")
 
     op.create_table(
@@ -75,8 +73,7 @@ def upgrade() -> None:
         *_audit_columns(),
         sa.PrimaryKeyConstraint("id", name="pk_pedidos"),
         sa.CheckConstraint(
-            "status IN ('pending', 'confirmed', 'processing', 'shipped', 'delivered', "
-            "'cancelled')",
+            "status IN ('pending', 'confirmed', 'processing', 'shipped', 'delivered', 'cancelled')",
             name="ck_pedidos_status_known",
         ),
         sa.CheckConstraint("version >= 1", name="ck_pedidos_version_positive"),
@@ -84,9 +81,7 @@ def upgrade() -> None:
     op.create_index(
         "ix_pedidos_tenant_id_created_at_id", "pedidos", ["tenant_id", "created_at", "id"]
     )
-    op.create_index(
-        "ix_pedidos_tenant_id_customer_id", "pedidos", ["tenant_id", "customer_id"]
-    )
+    op.create_index("ix_pedidos_tenant_id_customer_id", "pedidos", ["tenant_id", "customer_id"])
 
     op.create_table(
         "pedido_lines",
@@ -105,9 +100,7 @@ def upgrade() -> None:
             name="fk_pedido_lines_pedido_id_pedidos",
             ondelete="CASCADE",
         ),
-        sa.ForeignKeyConstraint(
-            ["item_id"], ["items.id"], name="fk_pedido_lines_item_id_items"
-        ),
+        sa.ForeignKeyConstraint(["item_id"], ["items.id"], name="fk_pedido_lines_item_id_items"),
         sa.CheckConstraint("quantity > 0", name="ck_pedido_lines_quantity_positive"),
         sa.CheckConstraint("unit_price >= 0", name="ck_pedido_lines_unit_price_non_negative"),
         sa.CheckConstraint(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -55,9 +54,7 @@ def tenant() -> str:
 
 
 @pytest.fixture
-def client_for(
-    orders_url: str, issuer: TestIssuer, tenant: str
-) -> Iterator[ClientFactory]:
+def client_for(orders_url: str, issuer: TestIssuer, tenant: str) -> Iterator[ClientFactory]:
     """`client_for("editor")`: an HTTP client whose requests carry a token with that role."""
     clients: list[httpx.Client] = []
 

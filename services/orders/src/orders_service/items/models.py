@@ -5,7 +5,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from sqlalchemy import ARRAY, CheckConstraint, Column, DateTime, Index, Numeric, String, Text, text
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
 from orders_service._types import StrEnumColumn, check_in

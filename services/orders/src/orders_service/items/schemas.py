@@ -11,16 +11,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, 
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from orders_service._text import NoNul
 from orders_service.items.models import Item, ItemStatus
 from orders_service.money import Money, MoneyIn
 
 Sku = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", strict=True)]
-Description = Annotated[str, Field(max_length=5000, strict=True)]
-Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S", strict=True)]
-Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", strict=True)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", strict=True), NoNul]
+Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S", strict=True), NoNul]
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", strict=True), NoNul]
 # Stock is an INTEGER column; strict: "5" and true are not quantities.
 Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
 
@@ -147,7 +148,7 @@ class ItemListQuery(BaseModel):
     available: bool | None = None
     status: ItemStatus | None = None
     tag: Tag | None = None
-    q: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    q: Annotated[str, Field(min_length=1, max_length=100), NoNul] | None = None
     sort: ItemSort = "-created_at"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=1024)] | None = None

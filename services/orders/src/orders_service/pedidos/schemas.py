@@ -19,6 +19,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from orders_service._text import NoNul
 from orders_service.money import Money, format_amount
 from orders_service.pedidos.models import (
     Pedido,
@@ -70,7 +71,7 @@ class PedidoCancel(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, Field(min_length=1, max_length=500, strict=True)] | None = None
+    reason: Annotated[str, Field(min_length=1, max_length=500, strict=True), NoNul] | None = None
 
 
 class PedidoLineRead(BaseModel):
