@@ -149,8 +149,6 @@ class PedidoPage(TypedDict):
 
 
 PEDIDO_PAGE: TypeAdapter[PedidoPage] = TypeAdapter(PedidoPage)
-# The lines of a pedido as one list (the PedidoConfirmed/-Cancelled payloads and tests use it).
-PEDIDO_LINES: TypeAdapter[list[PedidoLineRead]] = TypeAdapter(list[PedidoLineRead])
 
 PedidoSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
 MinTotal = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
