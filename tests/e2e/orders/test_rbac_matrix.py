@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
 
@@ -169,8 +170,6 @@ def test_no_token_is_401_with_a_bearer_challenge(
 
 
 def test_a_token_from_another_issuer_key_is_401(orders_url: str) -> None:
-    from tests.support.tokens import TestIssuer  # noqa: PLC0415 - a second, untrusted key
-
     forged = TestIssuer().issue(roles=["admin"], tenant_id="t")
     with httpx.Client(base_url=orders_url) as client:
         response = client.get("/api/v1/items", headers={"Authorization": f"Bearer {forged}"})
@@ -193,3 +192,16 @@ def test_another_tenants_resources_are_404_not_403(client_for: ClientFactory) ->
     owner = client_for("viewer")
     assert owner.get(f"/api/v1/items/{mine.item}").json()["version"] == 1
     assert owner.get(f"/api/v1/pedidos/{mine.pedido}").json()["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "claims", [{"tenant_id": "t" * 65}, {"tenant_id": "a\x00b"}, {"sub": "s" * 256}]
+)
+def test_identities_the_tables_cannot_hold_are_403_not_500(
+    orders_url: str, issuer: TestIssuer, claims: dict[str, str]
+) -> None:
+    token = issuer.issue(roles=["admin"], **claims)
+    with httpx.Client(base_url=orders_url, headers={"Authorization": f"Bearer {token}"}) as c:
+        for response in (c.get("/api/v1/items"), c.post("/api/v1/items", json=item_body())):
+            assert response.status_code == 403, response.text
+            assert response.headers["content-type"] == PROBLEM

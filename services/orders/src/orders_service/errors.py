@@ -135,3 +135,13 @@ class InvalidCursorProblemError(OrdersError):
             "start again from the first page.",
             type_=problem_type("invalid-cursor"),
         )
+
+
+class UnusableIdentityError(OrdersError):
+    def __init__(self) -> None:
+        super().__init__(
+            403,
+            title="Forbidden",
+            detail="The token's tenant or subject cannot be used by this service.",
+            type_=problem_type("unusable-identity"),
+        )

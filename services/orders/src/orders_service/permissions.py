@@ -7,6 +7,10 @@ Fulfilment (process, ship, deliver) sits at editor: it moves a pedido forward al
 its confirmation already committed to, like confirming does, and warehouse staff who ship need
 it daily. What stays admin-only is what destroys or reverses: deleting items and cancelling
 pedidos (a cancel after confirmation gives reserved stock back).
+
+A 403 depends on the caller's roles only, never on the resource named in the URL, so it says
+nothing about another tenant's data; a caller who holds the permission gets 404 for a resource
+outside its tenant, exactly as for one that never existed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Annotated
 from fastapi import Depends
 
 from orders_service.context import Actor
-from orders_service.errors import PermissionDeniedError
+from orders_service.errors import PermissionDeniedError, UnusableIdentityError
 from servicekit.auth import ROLE_ORDER as RANKED_ROLE_NAMES
 from servicekit.auth import Principal, PrincipalDep
 
@@ -92,6 +96,7 @@ def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal
 
     async def dependency(principal: PrincipalDep) -> Principal:
         check(principal.roles, permission)
+        actor_of(principal)  # refuse identities the tables cannot hold, on every route
         return principal
 
     dependency.__name__ = f"require_{permission.name.lower()}"
@@ -109,5 +114,20 @@ CanCancelPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CANCE
 CanFulfilPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_FULFIL))]
 
 
+# Column widths of tenant_id and the audit fields.
+MAX_TENANT_ID = 64
+MAX_SUBJECT = 255
+
+
 def actor_of(principal: Principal) -> Actor:
-    return Actor(tenant_id=principal.tenant_id, subject=principal.subject)
+    """The tenant and subject of a verified token, if this service can store them.
+
+    A signed token is trusted, but its claims still have to fit the tables: an oversized or
+    NUL-carrying tenant or subject is refused here (403) instead of failing in the database.
+    """
+    tenant, subject = principal.tenant_id, principal.subject
+    if not (0 < len(tenant) <= MAX_TENANT_ID and 0 < len(subject) <= MAX_SUBJECT) or (
+        "\x00" in tenant + subject
+    ):
+        raise UnusableIdentityError
+    return Actor(tenant_id=tenant, subject=subject)

@@ -78,7 +78,8 @@ async def get_item(
     caller: CanReadItems,
     if_none_match: IfNoneMatchHeader = None,
 ) -> Response:
-    rendered = await render_item(session, tenant_id=caller.tenant_id, item_id=item_id)
+    tenant_id = actor_of(caller).tenant_id
+    rendered = await render_item(session, tenant_id=tenant_id, item_id=item_id)
     if rendered is None:
         raise ItemNotFoundError(item_id)
     if if_none_match is not None and rendered.etag in {

@@ -128,29 +128,33 @@ class PedidoService:
         active = ItemActiveSpec()
         errors: list[dict[str, Any]] = []
         lines: list[PedidoLine] = []
+
+        def reject(index: int, kind: str, msg: str) -> None:
+            # The shape of a validation problem's errors, so clients parse both alike.
+            field = ["items", index, "item_id"] if location == "items" else ["item_id"]
+            errors.append(
+                {
+                    "loc": ["body", *field],
+                    "field": ".".join(str(part) for part in field),
+                    "msg": msg,
+                    "type": kind,
+                }
+            )
+
         for index, want in enumerate(wanted):
-            loc = [location, index, "item_id"] if location == "items" else ["item_id"]
             item = found.get(want.item_id)
             if item is None:
-                errors.append({"loc": loc, "msg": "no such item", "type": "item_not_found"})
+                reject(index, "item_not_found", "no such item")
                 continue
             if not active.is_satisfied_by(item):
-                errors.append(
-                    {
-                        "loc": loc,
-                        "msg": f"item is {item.status.value}, not active",
-                        "type": "item_not_active",
-                    }
-                )
+                reject(index, "item_not_active", f"item is {item.status.value}, not active")
                 continue
             currency = currency or item.price_currency
             if item.price_currency != currency:
-                errors.append(
-                    {
-                        "loc": loc,
-                        "msg": f"item is priced in {item.price_currency}, the pedido in {currency}",
-                        "type": "currency_mismatch",
-                    }
+                reject(
+                    index,
+                    "currency_mismatch",
+                    f"item is priced in {item.price_currency}, the pedido in {currency}",
                 )
                 continue
             lines.append(
