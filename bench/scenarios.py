@@ -62,6 +62,43 @@ def _stored_pedido(stack: BenchStack) -> Request:
     return request
 
 
+BENCH_ITEMS = 100
+
+
+def _orders_items(stack: BenchStack) -> list[str]:
+    """Ids of the bench tenant's items, created over HTTP the first time (newest first)."""
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    with httpx.Client(base_url=stack.start("orders"), headers=headers, timeout=30) as api:
+        existing = api.get("/api/v1/items", params={"limit": 100}).json()["items"]
+        for n in range(len(existing), BENCH_ITEMS):
+            body = {
+                "sku": f"BENCH-{n:04d}",
+                "name": f"Bench item {n}",
+                "description": "An item of the benchmark catalogue, with a realistic description.",
+                "price": {"amount": f"{10 + n % 90}.90", "currency": "BRL"},
+                "category": ("kitchen", "garden", "tools")[n % 3],
+                "tags": ["bench", f"group-{n % 5}"],
+                "quantity": 50,
+            }
+            api.post("/api/v1/items", json=body).raise_for_status()
+        page = api.get("/api/v1/items", params={"limit": 100}).json()["items"]
+    return [item["id"] for item in page]
+
+
+def _orders_item_by_id(stack: BenchStack) -> Request:
+    ids = _orders_items(stack)
+    item_id = ids[len(ids) // 2]
+    return Request(f"/api/v1/items/{item_id}", headers={"Authorization": f"Bearer {stack.token()}"})
+
+
+def _orders_item_page(stack: BenchStack) -> Request:
+    _orders_items(stack)
+    return Request(
+        "/api/v1/items?limit=20&category=kitchen&sort=-created_at",
+        headers={"Authorization": f"Bearer {stack.token()}"},
+    )
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("baseline: Starlette fixed bytes", "baseline", _fixed("/health/live")),
     Scenario("auth GET /health/live", "auth", _fixed("/health/live")),
@@ -70,4 +107,7 @@ SCENARIOS: list[Scenario] = [
     Scenario("cachekit cache hit via Redis GET", "cachekit", _warmed("/cached/redis/1")),
     Scenario("cachekit cache hit in-process layer", "cachekit", _warmed("/cached/local/1")),
     Scenario("cachekit keyed POST replay", "cachekit", _stored_pedido),
+    # Authenticated (RS256 token, verified claims cached) and read from PostgreSQL every time.
+    Scenario("orders GET /api/v1/items/{id} (auth, db)", "orders", _orders_item_by_id),
+    Scenario("orders GET /api/v1/items page of 20 (auth, db)", "orders", _orders_item_page),
 ]
