@@ -1,0 +1,34 @@
+"""auth's domain errors: each is a problem+json answer when it escapes a request."""
+
+from __future__ import annotations
+
+from servicekit.problems import ProblemError, problem_type
+
+
+class AuthError(ProblemError):
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(self.status, title=self.title, detail=detail, type_=problem_type(self.slug))
+
+
+class NotFound(AuthError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class Conflict(AuthError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class InvalidInput(AuthError):
+    status, title, slug = 422, "Invalid input", "invalid-input"
+
+
+class Forbidden(AuthError):
+    status, title, slug = 403, "Forbidden", "forbidden"
+
+
+class Unavailable(AuthError):
+    status, title, slug = 503, "Service unavailable", "unavailable"

@@ -1,0 +1,77 @@
+"""What auth builds once at startup, inside the shared lifespan (servicekit hooks)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+
+from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
+from auth_service.keys._keyring import KeyRing
+from auth_service.keys._watcher import KeySetWatcher
+from auth_service.keys.service import KeyPolicy, ensure_keys
+from auth_service.settings import AuthSettings
+from auth_service.users.service import Passwords
+from servicekit.app import LifespanHook, ServiceResources
+
+log = logging.getLogger("auth_service")
+
+
+def key_wrapper(settings: AuthSettings) -> KeyWrapper:
+    """The configured key-encryption key; in development a generated one, loudly."""
+    kek = settings.key_encryption_key_bytes()
+    if kek is None:
+        if settings.is_production:  # the settings validator already refuses this
+            raise RuntimeError("AUTH_KEY_ENCRYPTION_KEY is required in production")
+        log.warning(
+            "AUTH_KEY_ENCRYPTION_KEY is not set: using a generated key-encryption key for this "
+            "process only; signing keys it wraps cannot be opened after a restart "
+            "(set AUTH_KEY_ENCRYPTION_KEY, `make run` keeps one in .data/)"
+        )
+        kek = generate_key_encryption_key()
+    return KeyWrapper(kek)
+
+
+def keys_hook(settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> LifespanHook:
+    """Ensure the first active and next keys exist (under the advisory lock), load the ring
+    once, and keep it in step with the table while the process runs."""
+
+    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
+        wrapper = key_wrapper(settings)
+        policy = KeyPolicy.from_settings(settings)
+        async with resources.sessionmaker.begin() as session:
+            changes = await ensure_keys(
+                session,
+                policy=policy,
+                wrapper=wrapper,
+                now=datetime.fromtimestamp(clock(), UTC),
+                replace_unopenable=not settings.is_production,
+            )
+        for change in changes:
+            log.info("key set at startup: %s", change)
+        keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
+        watcher = KeySetWatcher(
+            keyring=keyring,
+            sessionmaker=resources.sessionmaker,
+            database_url=settings.database_url,
+            interval_s=settings.key_reload_interval_s,
+        )
+        await watcher.reload()
+        keyring.set_miss_handler(watcher.reload_if_changed)
+        watcher.start()
+        stack.push_async_callback(watcher.stop)
+        resources.extras["keyring"] = keyring
+        resources.extras["key_watcher"] = watcher
+
+    return hook
+
+
+def passwords_hook(settings: AuthSettings) -> LifespanHook:
+    async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
+        resources.extras["passwords"] = await Passwords.create(settings)
+
+    return hook

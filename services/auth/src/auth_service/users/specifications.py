@@ -1,0 +1,11 @@
+"""Where-clauses that narrow user queries to what a caller may see."""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement
+
+from auth_service.users.models import User
+
+
+def in_tenant(tenant_id: str) -> ColumnElement[bool]:
+    return User.tenant_id == tenant_id  # type: ignore[return-value]
