@@ -11,24 +11,18 @@ class AuthError(ProblemError):
     slug = "bad-request"
 
     def __init__(self, detail: str | None = None) -> None:
-        super().__init__(self.status, title=self.title, detail=detail, type_=problem_type(self.slug))
+        super().__init__(
+            self.status, title=self.title, detail=detail, type_=problem_type(self.slug)
+        )
 
 
-class NotFound(AuthError):
+class NotFoundError(AuthError):
     status, title, slug = 404, "Not found", "not-found"
 
 
-class Conflict(AuthError):
+class ConflictError(AuthError):
     status, title, slug = 409, "Conflict", "conflict"
 
 
-class InvalidInput(AuthError):
+class InvalidInputError(AuthError):
     status, title, slug = 422, "Invalid input", "invalid-input"
-
-
-class Forbidden(AuthError):
-    status, title, slug = 403, "Forbidden", "forbidden"
-
-
-class Unavailable(AuthError):
-    status, title, slug = 503, "Service unavailable", "unavailable"

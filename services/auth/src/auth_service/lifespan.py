@@ -44,15 +44,13 @@ def keys_hook(settings: AuthSettings, *, clock: Callable[[], float] = time.time)
         wrapper = key_wrapper(settings)
         policy = KeyPolicy.from_settings(settings)
         async with resources.sessionmaker.begin() as session:
-            changes = await ensure_keys(
+            await ensure_keys(
                 session,
                 policy=policy,
                 wrapper=wrapper,
                 now=datetime.fromtimestamp(clock(), UTC),
                 replace_unopenable=not settings.is_production,
             )
-        for change in changes:
-            log.info("key set at startup: %s", change)
         keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
         watcher = KeySetWatcher(
             keyring=keyring,

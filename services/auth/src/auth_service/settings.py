@@ -96,7 +96,6 @@ class AuthSettings(ServiceSettings):
         return self.refresh_token_ttl_s + self.token_leeway_s
 
 
-
 @lru_cache(maxsize=1)
 def get_settings() -> AuthSettings:
     return AuthSettings()

@@ -70,3 +70,14 @@ async def list_in_tenant(
 
 async def flush(session: AsyncSession) -> None:
     await session.flush()
+
+
+async def find_by_name(session: AsyncSession, name: str, tenant_id: str) -> str | None:
+    """The client_id of the oldest client with this name in the tenant, if any."""
+    result = await session.execute(
+        select(_C.client_id)
+        .where(_C.name == name, in_tenant(tenant_id))
+        .order_by(_C.created_at)
+        .limit(1)
+    )
+    return result.scalar_one_or_none()

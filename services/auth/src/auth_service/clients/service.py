@@ -15,7 +15,7 @@ from auth_service.clients import repository
 from auth_service.clients.models import ServiceClient
 from auth_service.clients.repository import ClientCredentials
 from auth_service.clients.schemas import ClientCreate, ClientUpdate
-from auth_service.errors import NotFound
+from auth_service.errors import NotFoundError
 
 log = logging.getLogger("auth_service.clients")
 
@@ -66,14 +66,16 @@ async def create_client(
         updated_at=now,
     )
     await repository.add(session, client)
-    log.info("service client created", extra={"client_id": client.client_id, "tenant_id": tenant_id})
+    log.info(
+        "service client created", extra={"client_id": client.client_id, "tenant_id": tenant_id}
+    )
     return client, secret
 
 
 async def get_client(session: AsyncSession, *, client_id: str, tenant_id: str) -> ServiceClient:
     client = await repository.get_in_tenant(session, client_id, tenant_id)
     if client is None:
-        raise NotFound("no such client")
+        raise NotFoundError("no such client")
     return client
 
 

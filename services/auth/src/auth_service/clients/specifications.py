@@ -6,6 +6,8 @@ from sqlalchemy import ColumnElement
 
 from auth_service.clients.models import ServiceClient
 
+_C = ServiceClient.__table__.c  # type: ignore[attr-defined]
+
 
 def in_tenant(tenant_id: str) -> ColumnElement[bool]:
-    return ServiceClient.tenant_id == tenant_id  # type: ignore[return-value]
+    return _C.tenant_id == tenant_id  # type: ignore[no-any-return]

@@ -28,7 +28,7 @@ log = logging.getLogger("auth_service.keys")
 JWKS_MEDIA_TYPE = "application/jwk-set+json"
 
 
-class NoSigningKey(Exception):
+class NoSigningKeyError(Exception):
     """No usable active key for a purpose (its private half could not be opened)."""
 
 
@@ -114,7 +114,9 @@ class KeyRing:
             if status is KeyStatus.RETIRED:
                 retired_at = (row.retired_at or row.created_at).timestamp()
                 until = retired_at + self._policy.grace(purpose).total_seconds()
-            entries[row.kid] = _Entry(row.kid, purpose, status, row.public_n, row.public_e, public, until)
+            entries[row.kid] = _Entry(
+                row.kid, purpose, status, row.public_n, row.public_e, public, until
+            )
 
         signers: dict[KeyPurpose, Signer] = {}
         for row in rows:
@@ -204,7 +206,7 @@ class KeyRing:
             self._last_miss = now
             try:
                 await self._on_miss()
-            except Exception:  # noqa: BLE001 - a failed reload keeps the loaded set
+            except Exception:
                 log.warning("key set reload after an unknown kid failed", exc_info=True)
                 return False
             return True
@@ -226,7 +228,7 @@ class KeyRing:
     def signer(self, purpose: KeyPurpose) -> Signer:
         signer = self._signers.get(purpose)
         if signer is None:
-            raise NoSigningKey(purpose.value)
+            raise NoSigningKeyError(purpose.value)
         return signer
 
     def jwks(self) -> tuple[bytes, str]:

@@ -85,7 +85,7 @@ class KeySetWatcher:
             self._wake.clear()
             try:
                 await self.reload_if_changed()
-            except Exception:  # noqa: BLE001 - keep serving the loaded keys; retry next round
+            except Exception:
                 log.warning("key set reload failed; keeping the loaded keys", exc_info=True)
 
     def start(self) -> None:

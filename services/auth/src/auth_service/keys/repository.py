@@ -16,8 +16,10 @@ KEY_SET_LOCK_ID = 0x617574686B657973
 # Replicas LISTEN here and reload their key ring when a change commits.
 KEY_SET_CHANNEL = "auth_key_set_changed"
 
+_K = SigningKey.__table__.c  # type: ignore[attr-defined]
+
 _FINGERPRINT = text(
-    "SELECT coalesce(md5(string_agg(kid || ':' || status, ',' ORDER BY kid COLLATE "C")), '') "
+    "SELECT coalesce(md5(string_agg(kid || ':' || status, ',' ORDER BY kid COLLATE \"C\")), '') "
     "FROM signing_keys"
 )
 
@@ -33,9 +35,7 @@ async def notify_key_set_changed(session: AsyncSession) -> None:
 
 
 async def list_all(session: AsyncSession) -> Sequence[SigningKey]:
-    result = await session.execute(
-        select(SigningKey).order_by(SigningKey.purpose, SigningKey.created_at)
-    )
+    result = await session.execute(select(SigningKey).order_by(_K.purpose, _K.created_at))
     return result.scalars().all()
 
 
@@ -47,7 +47,7 @@ async def get_by_status(
     session: AsyncSession, purpose: KeyPurpose, status: KeyStatus
 ) -> SigningKey | None:
     result = await session.execute(
-        select(SigningKey).where(SigningKey.purpose == purpose, SigningKey.status == status)
+        select(SigningKey).where(_K.purpose == purpose.value, _K.status == status.value)
     )
     return result.scalars().one_or_none()
 
@@ -77,9 +77,7 @@ async def set_status(
 
 async def delete_kids(session: AsyncSession, kids: Sequence[str]) -> None:
     if kids:
-        await session.execute(
-            delete(SigningKey).where(SigningKey.kid.in_(kids))  # type: ignore[attr-defined]
-        )
+        await session.execute(delete(SigningKey).where(_K.kid.in_(kids)))
 
 
 async def fingerprint(conn: AsyncConnection) -> str:

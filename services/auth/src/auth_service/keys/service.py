@@ -16,7 +16,12 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.keys import repository
-from auth_service.keys._crypto import KeyWrapper, generate_private_key, public_jwk_members, thumbprint
+from auth_service.keys._crypto import (
+    KeyWrapper,
+    generate_private_key,
+    public_jwk_members,
+    thumbprint,
+)
 from auth_service.keys.models import KeyPurpose, KeyStatus, SigningKey
 from auth_service.settings import AuthSettings
 
@@ -28,11 +33,11 @@ class KeyLifecycleError(Exception):
     """Base of key life-cycle errors."""
 
 
-class KeyNotFound(KeyLifecycleError):
+class KeyNotFoundError(KeyLifecycleError):
     pass
 
 
-class KeyEncryptionKeyMismatch(KeyLifecycleError):
+class KeyEncryptionKeyMismatchError(KeyLifecycleError):
     """The signing key in use was wrapped under another key-encryption key."""
 
 
@@ -81,8 +86,10 @@ class KeyChange:
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.purpose.value}: {self.action}" + (f" {self.kid}" if self.kid else "") + (
-            f" ({self.detail})" if self.detail else ""
+        return (
+            f"{self.purpose.value}: {self.action}"
+            + (f" {self.kid}" if self.kid else "")
+            + (f" ({self.detail})" if self.detail else "")
         )
 
 
@@ -138,7 +145,7 @@ async def ensure_keys(
         nxt = await repository.get_by_status(session, purpose, KeyStatus.NEXT)
         if active is not None and active.kek_id != wrapper.kek_id:
             if not replace_unopenable:
-                raise KeyEncryptionKeyMismatch(
+                raise KeyEncryptionKeyMismatchError(
                     f"the active {purpose.value} key {active.kid} was wrapped under "
                     f"key-encryption key {active.kek_id}, this process has {wrapper.kek_id}: "
                     "set AUTH_KEY_ENCRYPTION_KEY to the key that wrapped it"
@@ -166,7 +173,12 @@ async def ensure_keys(
             changes.append(KeyChange(purpose, "created", created.kid, "active"))
         if nxt is None:
             created = await _create(
-                session, purpose=purpose, status=KeyStatus.NEXT, policy=policy, wrapper=wrapper, now=now
+                session,
+                purpose=purpose,
+                status=KeyStatus.NEXT,
+                policy=policy,
+                wrapper=wrapper,
+                now=now,
             )
             changes.append(KeyChange(purpose, "created", created.kid, "next"))
     if changes:
@@ -194,12 +206,22 @@ async def rotate(
         if active is None:
             # Never started, or its active key was revoked without a next: sign at once.
             created = await _create(
-                session, purpose=purpose, status=KeyStatus.ACTIVE, policy=policy, wrapper=wrapper, now=now
+                session,
+                purpose=purpose,
+                status=KeyStatus.ACTIVE,
+                policy=policy,
+                wrapper=wrapper,
+                now=now,
             )
             changes.append(KeyChange(purpose, "created", created.kid, "active (there was none)"))
             if nxt is None:
                 nxt = await _create(
-                    session, purpose=purpose, status=KeyStatus.NEXT, policy=policy, wrapper=wrapper, now=now
+                    session,
+                    purpose=purpose,
+                    status=KeyStatus.NEXT,
+                    policy=policy,
+                    wrapper=wrapper,
+                    now=now,
                 )
                 changes.append(KeyChange(purpose, "created", nxt.kid, "next"))
             continue
@@ -211,7 +233,12 @@ async def rotate(
             continue
         if nxt is None:
             nxt = await _create(
-                session, purpose=purpose, status=KeyStatus.NEXT, policy=policy, wrapper=wrapper, now=now
+                session,
+                purpose=purpose,
+                status=KeyStatus.NEXT,
+                policy=policy,
+                wrapper=wrapper,
+                now=now,
             )
             changes.append(
                 KeyChange(purpose, "created", nxt.kid, "next; promoted by a later rotation")
@@ -260,7 +287,7 @@ async def revoke(
     await repository.lock_key_set(session)
     key = await repository.get(session, kid)
     if key is None:
-        raise KeyNotFound(kid)
+        raise KeyNotFoundError(f"no key with kid {kid!r}")
     purpose, status = KeyPurpose(key.purpose), KeyStatus(key.status)
     if status is KeyStatus.REVOKED:
         return [KeyChange(purpose, "revoked", kid, "already revoked")]
@@ -276,7 +303,12 @@ async def revoke(
             if nxt is not None:
                 await repository.set_status(session, nxt, KeyStatus.RETIRED, at=now)
             created = await _create(
-                session, purpose=purpose, status=KeyStatus.ACTIVE, policy=policy, wrapper=wrapper, now=now
+                session,
+                purpose=purpose,
+                status=KeyStatus.ACTIVE,
+                policy=policy,
+                wrapper=wrapper,
+                now=now,
             )
             changes.append(KeyChange(purpose, "created", created.kid, "active"))
     if status in (KeyStatus.ACTIVE, KeyStatus.NEXT):

@@ -20,7 +20,7 @@ REFRESH_TYP = "refresh+jwt"
 MAX_TOKEN_BYTES = 8192
 
 
-class InvalidRefreshToken(Exception):
+class InvalidRefreshTokenError(Exception):
     """Not a refresh token this server issued, or no longer valid (reason for logs only)."""
 
 
@@ -105,17 +105,21 @@ async def decode_refresh_token(
 ) -> RefreshClaims:
     """Verify a refresh token: RS256, typ refresh+jwt, a refresh key's kid, iss/aud/exp."""
     if not token or len(token) > MAX_TOKEN_BYTES:
-        raise InvalidRefreshToken("empty or oversized")
+        raise InvalidRefreshTokenError("empty or oversized")
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError:
-        raise InvalidRefreshToken("malformed") from None
+        raise InvalidRefreshTokenError("malformed") from None
     kid = header.get("kid")
-    if header.get("alg") != ALGORITHM or header.get("typ") != REFRESH_TYP or not isinstance(kid, str):
-        raise InvalidRefreshToken("wrong header")
+    if (
+        header.get("alg") != ALGORITHM
+        or header.get("typ") != REFRESH_TYP
+        or not isinstance(kid, str)
+    ):
+        raise InvalidRefreshTokenError("wrong header")
     key = await keyring.get_refresh(kid)
     if key is None:
-        raise InvalidRefreshToken("unknown kid")
+        raise InvalidRefreshTokenError("unknown kid")
     try:
         claims = jwt.decode(
             token,
@@ -127,8 +131,8 @@ async def decode_refresh_token(
             options={"require": ["exp", "iat", "nbf", "jti", "sub", "iss", "aud"]},
         )
     except jwt.PyJWTError as exc:
-        raise InvalidRefreshToken(type(exc).__name__) from None
+        raise InvalidRefreshTokenError(type(exc).__name__) from None
     jti, sub, fid = claims.get("jti"), claims.get("sub"), claims.get("fid")
     if not (isinstance(jti, str) and isinstance(sub, str) and isinstance(fid, str)):
-        raise InvalidRefreshToken("claims of the wrong type")
+        raise InvalidRefreshTokenError("claims of the wrong type")
     return RefreshClaims(jti=jti, subject=sub, family_id=fid, expires_at=int(claims["exp"]))

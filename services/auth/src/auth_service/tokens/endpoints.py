@@ -11,7 +11,8 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from auth_service.keys._keyring import KeyRing, NoSigningKey
+from auth_service.clients import service as clients
+from auth_service.keys._keyring import KeyRing, NoSigningKeyError
 from auth_service.settings import AuthSettings
 from auth_service.tokens import service
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
@@ -173,9 +174,13 @@ async def token(request: Request, session: SessionDep) -> Response:
             )
         elif grant_type in ("password", "refresh_token"):
             # Public clients need no authentication here; credentials given must be right.
-            if client is not None and await service.clients.authenticate(
-                session, client_id=client[0], client_secret=client[1]
-            ) is None:
+            if (
+                client is not None
+                and await clients.authenticate(
+                    session, client_id=client[0], client_secret=client[1]
+                )
+                is None
+            ):
                 raise invalid_client()
             if grant_type == "password":
                 passwords: Passwords = resources.extras["passwords"]
@@ -200,7 +205,7 @@ async def token(request: Request, session: SessionDep) -> Response:
             raise OAuthError("unsupported_grant_type", "grant_type is not supported here")
     except OAuthError as exc:
         return oauth_error_response(exc, instance=request.url.path)
-    except NoSigningKey:
+    except NoSigningKeyError:
         return oauth_error_response(
             OAuthError("temporarily_unavailable", "no signing key is available", status=503),
             instance=request.url.path,

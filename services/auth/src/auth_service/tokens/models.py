@@ -20,9 +20,7 @@ class RefreshStatus(StrEnum):
 
 class RefreshToken(AuthTable, table=True):
     __tablename__ = "refresh_tokens"
-    __table_args__ = (
-        CheckConstraint("status IN ('active', 'rotated', 'revoked')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('active', 'rotated', 'revoked')", name="status"),)
 
     jti: str = Field(primary_key=True, max_length=64)
     family_id: uuid.UUID = Field(index=True)

@@ -37,7 +37,9 @@ async def claim(session: AsyncSession, jti: str, *, now: datetime) -> ClaimedTok
         .returning(_T.jti, _T.family_id, _T.user_id, _T.expires_at)
     )
     row = result.one_or_none()
-    return None if row is None else ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
+    return (
+        None if row is None else ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
+    )
 
 
 async def set_replaced_by(session: AsyncSession, jti: str, successor: str) -> None:

@@ -19,7 +19,7 @@ from auth_service.keys._keyring import KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.tokens import repository
 from auth_service.tokens._signing import (
-    InvalidRefreshToken,
+    InvalidRefreshTokenError,
     decode_refresh_token,
     new_jti,
     sign_access_token,
@@ -49,7 +49,9 @@ class OAuthError(Exception):
 
 
 def invalid_client() -> OAuthError:
-    return OAuthError("invalid_client", "client authentication failed", status=401, basic_challenge=True)
+    return OAuthError(
+        "invalid_client", "client authentication failed", status=401, basic_challenge=True
+    )
 
 
 _BAD_CREDENTIALS = "invalid username or password"
@@ -185,7 +187,7 @@ async def refresh_token_grant(
         claims = await decode_refresh_token(
             refresh_token, keyring=keyring, issuer=settings.issuer, leeway_s=settings.token_leeway_s
         )
-    except InvalidRefreshToken as exc:
+    except InvalidRefreshTokenError as exc:
         log.info("refresh token rejected", extra={"reason": str(exc)})
         raise OAuthError("invalid_grant", _BAD_REFRESH) from None
     claimed = await repository.claim(session, claims.jti, now=_ts(now))
@@ -239,7 +241,7 @@ async def revoke(
         claims = await decode_refresh_token(
             token, keyring=keyring, issuer=settings.issuer, leeway_s=settings.token_leeway_s
         )
-    except InvalidRefreshToken:
+    except InvalidRefreshTokenError:
         return
     stored = await repository.get(session, claims.jti)
     if stored is None or str(stored.family_id) != claims.family_id:

@@ -12,19 +12,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service.users.models import User
 from auth_service.users.specifications import in_tenant
 
+_U = User.__table__.c  # type: ignore[attr-defined]
 
-class DuplicateEmail(Exception):
+
+class DuplicateEmailError(Exception):
     pass
 
 
 async def add(session: AsyncSession, user: User) -> None:
-    """Insert; DuplicateEmail if the address is taken (checked by the unique constraint)."""
+    """Insert; DuplicateEmailError if the address is taken (checked by the unique constraint)."""
     try:
         async with session.begin_nested():
             session.add(user)
     except IntegrityError as exc:
         if "uq_users_email" in str(exc.orig):
-            raise DuplicateEmail from None
+            raise DuplicateEmailError from None
         raise
 
 
@@ -33,20 +35,18 @@ async def get(session: AsyncSession, user_id: uuid.UUID) -> User | None:
 
 
 async def get_in_tenant(session: AsyncSession, user_id: uuid.UUID, tenant_id: str) -> User | None:
-    result = await session.execute(
-        select(User).where(User.id == user_id, in_tenant(tenant_id))  # type: ignore[arg-type]
-    )
+    result = await session.execute(select(User).where(_U.id == user_id, in_tenant(tenant_id)))
     return result.scalars().one_or_none()
 
 
 async def get_by_email_for_update(session: AsyncSession, email: str) -> User | None:
     """Lock the row: concurrent login attempts on one account count their failures in turn."""
-    result = await session.execute(select(User).where(User.email == email).with_for_update())
+    result = await session.execute(select(User).where(_U.email == email).with_for_update())
     return result.scalars().one_or_none()
 
 
 async def exists_by_email(session: AsyncSession, email: str) -> bool:
-    result = await session.execute(select(User.id).where(User.email == email))
+    result = await session.execute(select(_U.id).where(_U.email == email))
     return result.first() is not None
 
 
@@ -57,11 +57,7 @@ async def list_in_tenant(
         await session.execute(select(func.count()).select_from(User).where(in_tenant(tenant_id)))
     ).scalar_one()
     rows = await session.execute(
-        select(User)
-        .where(in_tenant(tenant_id))
-        .order_by(User.email)
-        .limit(limit)
-        .offset(offset)
+        select(User).where(in_tenant(tenant_id)).order_by(_U.email).limit(limit).offset(offset)
     )
     return rows.scalars().all(), int(total)
 

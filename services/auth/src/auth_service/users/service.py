@@ -13,7 +13,7 @@ from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.errors import Conflict, InvalidInput, NotFound
+from auth_service.errors import ConflictError, InvalidInputError, NotFoundError
 from auth_service.settings import AuthSettings
 from auth_service.tokens import repository as refresh_tokens
 from auth_service.users import repository
@@ -62,7 +62,9 @@ class Passwords:
 
 def _check_password(password: str, settings: AuthSettings) -> None:
     if len(password) < settings.password_min_length:
-        raise InvalidInput(f"the password must have at least {settings.password_min_length} characters")
+        raise InvalidInputError(
+            f"the password must have at least {settings.password_min_length} characters"
+        )
 
 
 async def create_user(
@@ -77,7 +79,7 @@ async def create_user(
     password = data.password.get_secret_value()
     _check_password(password, settings)
     if await repository.exists_by_email(session, data.email):
-        raise Conflict("a user with this email already exists")
+        raise ConflictError("a user with this email already exists")
     user = User(
         id=uuid.uuid4(),
         email=data.email,
@@ -91,8 +93,8 @@ async def create_user(
     )
     try:
         await repository.add(session, user)
-    except repository.DuplicateEmail:
-        raise Conflict("a user with this email already exists") from None
+    except repository.DuplicateEmailError:
+        raise ConflictError("a user with this email already exists") from None
     log.info("user created", extra={"user_id": str(user.id), "tenant_id": tenant_id})
     return user
 
@@ -100,7 +102,7 @@ async def create_user(
 async def get_user(session: AsyncSession, *, user_id: uuid.UUID, tenant_id: str) -> User:
     user = await repository.get_in_tenant(session, user_id, tenant_id)
     if user is None:
-        raise NotFound("no such user")
+        raise NotFoundError("no such user")
     return user
 
 

@@ -55,6 +55,15 @@ class ProviderMetadata(BaseModel):
             access_token_signing_alg_values_supported=["RS256"],
             subject_types_supported=["public"],
             claims_supported=[
-                "iss", "sub", "aud", "exp", "iat", "nbf", "jti", "roles", "tenant_id", "client_id"
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "roles",
+                "tenant_id",
+                "client_id",
             ],
         )
