@@ -28,7 +28,6 @@ from servicekit.cli import add_migrate_command, dispatch
 from servicekit.db import create_engine, create_sessionmaker
 
 T = TypeVar("T")
-SubParsers = argparse._SubParsersAction[argparse.ArgumentParser]
 
 
 class CommandError(Exception):
@@ -218,7 +217,7 @@ def _tenant(value: str) -> str:
     return value
 
 
-def _add_keys(sub: SubParsers) -> None:
+def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     keys = sub.add_parser("keys", help="signing keys: list, rotate, revoke, prune")
     ksub = keys.add_subparsers(title="keys commands", required=True)
     ksub.add_parser("list", help="every key with its state and dates").set_defaults(
@@ -243,7 +242,7 @@ def _add_keys(sub: SubParsers) -> None:
     )
 
 
-def _add_users(sub: SubParsers) -> None:
+def _add_users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     users = sub.add_parser("users", help="users")
     usub = users.add_subparsers(title="users commands", required=True)
     create = usub.add_parser(
@@ -258,7 +257,7 @@ def _add_users(sub: SubParsers) -> None:
     create.set_defaults(handler=users_create)
 
 
-def _add_clients(sub: SubParsers) -> None:
+def _add_clients(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     clients = sub.add_parser("clients", help="service clients")
     csub = clients.add_subparsers(title="clients commands", required=True)
     create = csub.add_parser("create", help="create a client; prints its secret once")
