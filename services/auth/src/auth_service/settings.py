@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from functools import lru_cache
-from typing import ClassVar, Literal
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
@@ -47,7 +47,7 @@ class AuthSettings(ServiceSettings):
     token_leeway_s: int = Field(default=30, ge=0, le=300)
 
     # Keys
-    key_size: Literal[2048, 3072, 4096] = 2048
+    key_size: int = 2048  # RSA modulus bits: 2048, 3072 or 4096
     jwks_max_age_s: int = Field(default=300, ge=10, le=86400)
     key_rotation_period_s: int = Field(default=30 * 86400, ge=3600, le=365 * 86400)
     # How often a replica checks the key set when it misses a change notification; a next key
@@ -70,6 +70,13 @@ class AuthSettings(ServiceSettings):
         if value is None or value.get_secret_value().strip().lower() in KNOWN_DEFAULT_SECRETS:
             return value
         decode_key_encryption_key(value.get_secret_value())
+        return value
+
+    @field_validator("key_size")
+    @classmethod
+    def _supported_key_size(cls, value: int) -> int:
+        if value not in (2048, 3072, 4096):
+            raise ValueError("must be 2048, 3072 or 4096")
         return value
 
     @field_validator("issuer")
