@@ -193,3 +193,14 @@ async def test_password_grant_with_wrong_client_credentials_is_invalid_client(
         }
     )
     assert (response.status_code, response.json()["error"]) == (401, "invalid_client")
+
+
+async def test_password_grant_accepts_valid_client_credentials(auth_app: AuthApp) -> None:
+    user = await auth_app.create_user()
+    client = await auth_app.create_client()
+    response = await auth_app.token(
+        {"grant_type": "password", "username": user.email, "password": user.password},
+        headers=_basic(client.client_id, client.secret),
+    )
+    assert response.status_code == 200, response.text
+    assert "refresh_token" in response.json()

@@ -8,11 +8,12 @@ from collections.abc import Callable
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
+import asyncpg
 from fastapi import FastAPI
 
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
 from auth_service.keys._keyring import KeyRing
-from auth_service.keys._watcher import KeySetWatcher
+from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
 from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
 from auth_service.users.service import Passwords
@@ -64,6 +65,31 @@ def keys_hook(settings: AuthSettings, *, clock: Callable[[], float] = time.time)
         stack.push_async_callback(watcher.stop)
         resources.extras["keyring"] = keyring
         resources.extras["key_watcher"] = watcher
+
+    return hook
+
+
+async def _no_reset(_: object) -> None:
+    return None
+
+
+def credentials_pool_hook(settings: AuthSettings) -> LifespanHook:
+    """A small asyncpg pool for the token endpoint's client lookup (one prepared statement,
+    one round trip): the ORM session costs more than the RSA signature it precedes."""
+
+    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(settings.database_url),
+            min_size=1,
+            max_size=max(2, settings.database_pool_size // 2),
+            command_timeout=5,
+            server_settings={"application_name": f"{settings.service_name}-token"},
+            # The pool runs one read-only statement and changes no session state, so the
+            # default reset on release (a second round trip per lookup) has nothing to undo.
+            reset=_no_reset,
+        )
+        stack.push_async_callback(pool.close)
+        resources.extras["credentials_pool"] = pool
 
     return hook
 

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from auth_service import __version__
 from auth_service.clients.endpoints import router as clients_router
-from auth_service.lifespan import keys_hook, passwords_hook
+from auth_service.lifespan import credentials_pool_hook, keys_hook, passwords_hook
 from auth_service.settings import AuthSettings, get_settings
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.tokens.endpoints import router as tokens_router
@@ -35,5 +35,10 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         version=__version__,
         description="Issues RS256 access tokens and serves their keys as JWKS.",
         routers=[wellknown_router(settings), tokens_router, users_router, clients_router],
-        hooks=[passwords_hook(settings), keys_hook(settings), verifier_hook(build_verifier)],
+        hooks=[
+            passwords_hook(settings),
+            credentials_pool_hook(settings),
+            keys_hook(settings),
+            verifier_hook(build_verifier),
+        ],
     )

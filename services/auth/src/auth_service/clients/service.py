@@ -8,6 +8,7 @@ import logging
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,11 +40,11 @@ def digest(secret: str) -> bytes:
 
 
 async def authenticate(
-    session: AsyncSession, *, client_id: str, client_secret: str
+    pool: Any, *, client_id: str, client_secret: str
 ) -> ClientCredentials | None:
     """The client if the secret matches an enabled client; one indexed query, one SHA-256
     and a constant-time comparison (a high-entropy secret needs no slow hash)."""
-    found = await repository.get_credentials(session, client_id) if len(client_id) <= 64 else None
+    found = await repository.get_credentials(pool, client_id) if len(client_id) <= 64 else None
     expected = found.secret_digest if found is not None else _NO_CLIENT_DIGEST
     matches = hmac.compare_digest(digest(client_secret), expected)
     if found is None or not matches or found.disabled:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import time
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -17,8 +18,7 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens import service
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
 from auth_service.tokens.service import OAuthError, TokenGrant, invalid_client
-from auth_service.users.service import Passwords
-from servicekit.db import SessionDep
+from servicekit.db import SessionDep, get_session
 from servicekit.jsonutil import dumps
 from servicekit.problems import problem_response, problem_type
 
@@ -29,6 +29,8 @@ MAX_FORM_FIELDS = 16
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 router = APIRouter(tags=["oauth"])
+# The request dependency as a context manager: entered only by the grants that need it.
+request_session = asynccontextmanager(get_session)
 
 
 def _form_body(model: type[Any]) -> dict[str, Any]:
@@ -145,6 +147,48 @@ def _token_body(grant: TokenGrant) -> bytes:
     return dumps(body)
 
 
+async def _user_grant(
+    request: Request, form: dict[str, str], grant_type: str, client: tuple[str, str] | None
+) -> TokenGrant | OAuthError:
+    """password and refresh_token grants, in the request's session.
+
+    The session is opened only for these grants (client_credentials needs none) with the
+    request dependency's own function, so it commits exactly as SessionDep does. Failures come
+    back as values, not exceptions, so what they wrote (a failed login counted, a reused
+    token's family revoked) is committed too.
+    """
+    resources = request.app.state.resources
+    settings: AuthSettings = resources.settings
+    keyring: KeyRing = resources.extras["keyring"]
+    now = int(time.time())
+    async with request_session(request) as session:
+        try:
+            # Public clients need no authentication here; credentials given must be right.
+            if client is not None and not await clients.authenticate(
+                resources.extras["credentials_pool"], client_id=client[0], client_secret=client[1]
+            ):
+                raise invalid_client()
+            if grant_type == "password":
+                return await service.password_grant(
+                    session,
+                    username=_require(form, "username"),
+                    password=_require(form, "password"),
+                    passwords=resources.extras["passwords"],
+                    keyring=keyring,
+                    settings=settings,
+                    now=now,
+                )
+            return await service.refresh_token_grant(
+                session,
+                refresh_token=_require(form, "refresh_token"),
+                keyring=keyring,
+                settings=settings,
+                now=now,
+            )
+        except OAuthError as exc:
+            return exc
+
+
 @router.post(
     "/oauth/token",
     summary="Issue tokens: password, refresh_token and client_credentials grants",
@@ -152,11 +196,8 @@ def _token_body(grant: TokenGrant) -> bytes:
     responses=_ERRORS,
     openapi_extra=_form_body(TokenForm),
 )
-async def token(request: Request, session: SessionDep) -> Response:
+async def token(request: Request) -> Response:
     resources = request.app.state.resources
-    settings: AuthSettings = resources.settings
-    keyring: KeyRing = resources.extras["keyring"]
-    now = int(time.time())
     try:
         form = await read_form(request)
         grant_type = _require(form, "grant_type")
@@ -164,53 +205,26 @@ async def token(request: Request, session: SessionDep) -> Response:
         if grant_type == "client_credentials":
             if client is None:
                 raise invalid_client()
-            grant = await service.client_credentials_grant(
-                session,
+            # The hot path: one prepared statement, one SHA-256, one RSA signature.
+            result: TokenGrant | OAuthError = await service.client_credentials_grant(
+                resources.extras["credentials_pool"],
                 client_id=client[0],
                 client_secret=client[1],
-                keyring=keyring,
-                settings=settings,
-                now=now,
+                keyring=resources.extras["keyring"],
+                settings=resources.settings,
+                now=int(time.time()),
             )
         elif grant_type in ("password", "refresh_token"):
-            # Public clients need no authentication here; credentials given must be right.
-            if (
-                client is not None
-                and await clients.authenticate(
-                    session, client_id=client[0], client_secret=client[1]
-                )
-                is None
-            ):
-                raise invalid_client()
-            if grant_type == "password":
-                passwords: Passwords = resources.extras["passwords"]
-                grant = await service.password_grant(
-                    session,
-                    username=_require(form, "username"),
-                    password=_require(form, "password"),
-                    passwords=passwords,
-                    keyring=keyring,
-                    settings=settings,
-                    now=now,
-                )
-            else:
-                grant = await service.refresh_token_grant(
-                    session,
-                    refresh_token=_require(form, "refresh_token"),
-                    keyring=keyring,
-                    settings=settings,
-                    now=now,
-                )
+            result = await _user_grant(request, form, grant_type, client)
         else:
             raise OAuthError("unsupported_grant_type", "grant_type is not supported here")
     except OAuthError as exc:
-        return oauth_error_response(exc, instance=request.url.path)
+        result = exc
     except NoSigningKeyError:
-        return oauth_error_response(
-            OAuthError("temporarily_unavailable", "no signing key is available", status=503),
-            instance=request.url.path,
-        )
-    return Response(_token_body(grant), media_type="application/json", headers=NO_STORE)
+        result = OAuthError("temporarily_unavailable", "no signing key is available", status=503)
+    if isinstance(result, OAuthError):
+        return oauth_error_response(result, instance=request.url.path)
+    return Response(_token_body(result), media_type="application/json", headers=NO_STORE)
 
 
 @router.post(

@@ -11,6 +11,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,7 +71,7 @@ def _ts(epoch: int) -> datetime:
 
 
 async def client_credentials_grant(
-    session: AsyncSession,
+    credentials_pool: Any,
     *,
     client_id: str,
     client_secret: str,
@@ -78,7 +79,9 @@ async def client_credentials_grant(
     settings: AuthSettings,
     now: int,
 ) -> TokenGrant:
-    client = await clients.authenticate(session, client_id=client_id, client_secret=client_secret)
+    client = await clients.authenticate(
+        credentials_pool, client_id=client_id, client_secret=client_secret
+    )
     if client is None:
         raise invalid_client()
     token = sign_access_token(
