@@ -400,3 +400,43 @@ async def test_rotate_refuses_to_run_without_the_key_encryption_key(
     code, _, err = await _cli_in_thread(monkeypatch, capsys, db_url, "keys", "rotate", kek=False)
     assert code == 1
     assert "AUTH_KEY_ENCRYPTION_KEY" in err
+
+
+async def test_rotate_refuses_to_promote_a_next_key_wrapped_under_another_kek(
+    sessions: async_sessionmaker[AsyncSession], policy: KeyPolicy, engine: AsyncEngine
+) -> None:
+    await _ensure(sessions, policy, now=datetime.now(UTC) - timedelta(days=40))
+    before = await _states(engine)
+    async with sessions.begin() as session:
+        changes = await keys.rotate(
+            session,
+            purposes=[KeyPurpose.ACCESS],
+            policy=policy,
+            wrapper=KeyWrapper(os.urandom(32)),
+            now=datetime.now(UTC),
+        )
+    assert [c.action for c in changes] == ["refused"]
+    assert await _states(engine) == before
+
+
+async def test_the_cronjob_command_rotates_and_prunes_in_one_run(
+    db_url: str,
+    sessions: async_sessionmaker[AsyncSession],
+    policy: KeyPolicy,
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    now = datetime.now(UTC)
+    await _ensure(sessions, policy, now=now - timedelta(days=80))
+    await _rotate(sessions, policy, now=now - timedelta(days=40))
+    long_retired = (await _states(engine))["retired"]
+    code, out, err = await _cli_in_thread(
+        monkeypatch, capsys, db_url, "keys", "rotate", "--purpose", "access", "--prune"
+    )
+    assert code == 0, err
+    assert "access: rotated" in out
+    assert f"access: pruned {long_retired[0]}" in out
+    after = await _states(engine)
+    assert long_retired[0] not in after.get("retired", [])
+    assert len(after["retired"]) == 1  # the key retired just now stays for its grace period

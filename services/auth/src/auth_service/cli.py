@@ -97,14 +97,13 @@ def keys_rotate(args: argparse.Namespace) -> int:
     purposes = list(KeyPurpose) if args.purpose == "all" else [KeyPurpose(args.purpose)]
 
     async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
-        return await keys_service.rotate(
-            session,
-            purposes=purposes,
-            policy=KeyPolicy.from_settings(settings),
-            wrapper=wrapper,
-            now=_now(),
-            force=args.force,
+        policy, now = KeyPolicy.from_settings(settings), _now()
+        changes = await keys_service.rotate(
+            session, purposes=purposes, policy=policy, wrapper=wrapper, now=now, force=args.force
         )
+        if args.prune:
+            changes += await keys_service.prune(session, policy=policy, now=now)
+        return changes
 
     for change in in_transaction(settings, work):
         say(str(change))
@@ -232,6 +231,9 @@ def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "--force",
         action="store_true",
         help="rotate before the rotation period ends (still waits for the next key's max-age)",
+    )
+    rotate.add_argument(
+        "--prune", action="store_true", help="also delete keys whose grace period ended"
     )
     rotate.set_defaults(handler=keys_rotate)
     revoke = ksub.add_parser("revoke", help="compromise: drop a key from JWKS at once")

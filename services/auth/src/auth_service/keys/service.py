@@ -81,7 +81,7 @@ class KeyChange:
     """One line of what a command did (or why it did nothing), for the operator."""
 
     purpose: KeyPurpose
-    action: str  # created | rotated | revoked | pruned | waiting | not-due | replaced
+    action: str  # created|rotated|revoked|pruned|waiting|not-due|replaced|refused
     kid: str | None
     detail: str
 
@@ -242,6 +242,18 @@ async def rotate(
             )
             changes.append(
                 KeyChange(purpose, "created", nxt.kid, "next; promoted by a later rotation")
+            )
+            continue
+        if nxt.kek_id != wrapper.kek_id:
+            # It would sign nowhere: no replica holding this KEK could open it.
+            changes.append(
+                KeyChange(
+                    purpose,
+                    "refused",
+                    nxt.kid,
+                    f"next key wrapped under key-encryption key {nxt.kek_id}, this process has "
+                    f"{wrapper.kek_id}; revoke it or run with the right AUTH_KEY_ENCRYPTION_KEY",
+                )
             )
             continue
         promotable_at = nxt.created_at + policy.publish_wait(purpose)
