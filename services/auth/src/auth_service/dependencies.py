@@ -6,8 +6,6 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
-from auth_service.keys._keyring import KeyRing
-from auth_service.keys._watcher import KeySetWatcher
 from auth_service.settings import AuthSettings
 from auth_service.users.service import Passwords
 
@@ -16,18 +14,9 @@ def get_auth_settings(request: Request) -> AuthSettings:
     return cast(AuthSettings, request.app.state.resources.settings)
 
 
-def get_keyring(request: Request) -> KeyRing:
-    return cast(KeyRing, request.app.state.resources.extras["keyring"])
-
-
-def get_key_watcher(request: Request) -> KeySetWatcher:
-    return cast(KeySetWatcher, request.app.state.resources.extras["key_watcher"])
-
-
 def get_passwords(request: Request) -> Passwords:
     return cast(Passwords, request.app.state.resources.extras["passwords"])
 
 
 AuthSettingsDep = Annotated[AuthSettings, Depends(get_auth_settings)]
-KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]

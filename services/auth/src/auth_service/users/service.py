@@ -18,7 +18,7 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens import repository as refresh_tokens
 from auth_service.users import repository
 from auth_service.users.models import User
-from auth_service.users.schemas import Role, UserCreate, UserUpdate
+from auth_service.users.schemas import UserCreate, UserUpdate
 
 log = logging.getLogger("auth_service.users")
 security_log = logging.getLogger("auth_service.security")
@@ -185,7 +185,3 @@ async def authenticate(
             user.password_hash = new_hash
         await repository.flush(session)
     return user
-
-
-def has_role(user: User, role: Role) -> bool:
-    return role in user.roles
