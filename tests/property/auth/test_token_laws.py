@@ -176,7 +176,8 @@ async def world(backends: Backends) -> AsyncIterator[KeyWorld]:
         engine = create_engine(settings_)
         sessions = create_sessionmaker(engine)
         policy = KeyPolicy.from_settings(settings_)
-        clock = [time.time()]
+        # Whole seconds: the database keeps microseconds, so boundaries compare exactly.
+        clock = [float(int(time.time()))]
         ring = KeyRing(policy=policy, wrapper=WRAPPER, clock=lambda: clock[0])
         watcher = KeySetWatcher(
             keyring=ring, sessionmaker=sessions, database_url=url, interval_s=60
