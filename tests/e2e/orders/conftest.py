@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.backends import Backends
+from tests.support.orders import add_idempotency_key
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
@@ -61,7 +62,10 @@ def client_for(orders_url: str, issuer: TestIssuer, tenant: str) -> Iterator[Cli
     def make(*roles: str, tenant_id: str | None = None, sub: str = "user-1") -> httpx.Client:
         token = issuer.issue(sub=sub, tenant_id=tenant_id or tenant, roles=list(roles))
         client = httpx.Client(
-            base_url=orders_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            base_url=orders_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            event_hooks={"request": [add_idempotency_key]},
         )
         clients.append(client)
         return client
