@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -51,6 +51,16 @@ class OrdersSettings(ServiceSettings):
     # process's and the key becomes usable again.
     idempotency_lock_ttl_s: float = Field(default=60.0, gt=0, le=3600)
     idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    @model_validator(mode="after")
+    def _reservations_outlive_requests(self) -> OrdersSettings:
+        # A request may run until the graceful timeout at shutdown; a reservation that expired
+        # before it finished would let a retry run the same write a second time.
+        if self.idempotency_lock_ttl_s <= self.graceful_timeout_s:
+            raise ValueError(
+                "idempotency_lock_ttl_s must exceed graceful_timeout_s (the longest a request runs)"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)
