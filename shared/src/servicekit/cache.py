@@ -466,12 +466,19 @@ class RedisCache:
         """Drop `key` here, in Redis and (by broadcast) in other replicas' local layers.
 
         Call it after the write it reflects has committed. Returns False when Redis did not
-        take it; the invalidation is then retried before this process's next Redis read.
+        take it (or failed moments ago: the breaker is open); the invalidation is then retried
+        before this process's next Redis read.
         """
         full = self._values + key
         self._epoch += 1
         if self._local is not None:
             self._local.discard(full)
+        if self._breaker.is_open():
+            # Redis just failed: queue it rather than wait a deadline per key (a confirm may
+            # invalidate a hundred items; a slow Redis must not cost a hundred deadlines).
+            self._errors.inc()
+            self._pending_invalidations.add(full)
+            return False
         try:
             async with deadline(self._op_timeout_s):
                 await _INVALIDATE(self._redis, (full, self.lock_key(full)), (self._channel,))
