@@ -6,7 +6,8 @@ profile of the read path is taken from. The bare Starlette baseline app runs the
 the ratio is comparable to wrk's (HTTP parsing and the socket are left out of both).
 
 Settings: INPROC_REQUESTS (default 20000), INPROC_PROFILE=read|replay|redis (a cProfile of
-that path, top 25 by own time), BENCH_DATABASE_URL / BENCH_REDIS_URL as for `make bench`.
+that path, top 25 by own time), INPROC_LOG_LEVEL (default WARNING: no access-log line),
+BENCH_DATABASE_URL / BENCH_REDIS_URL as for `make bench`.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ async def _run(env: dict[str, str], token: str, n: int, profile: str) -> dict[st
         settings = OrdersSettings(
             cache_local_ttl_s=local_ttl,
             cache_namespace=f"bench:{uuid.uuid4().hex[:8]}:",
-            log_level="WARNING",
+            # INFO adds the access-log line of every request (written to stdout).
+            log_level=os.environ.get("INPROC_LOG_LEVEL", "WARNING"),
         )
         app = create_orders(settings)
         async with app.router.lifespan_context(app):
