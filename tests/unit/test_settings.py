@@ -68,6 +68,9 @@ def test_orders_idempotency_ttl_is_24_to_48_hours_and_reservations_outlive_reque
     with pytest.raises(ValidationError, match="graceful_timeout_s"):
         OrdersSettings(idempotency_lock_ttl_s=20, graceful_timeout_s=30)
     assert OrdersSettings(idempotency_lock_ttl_s=31, graceful_timeout_s=30)
+    # Unset, it follows the graceful timeout (a chart may raise that one alone).
+    assert OrdersSettings().idempotency_lock_ttl_s == 60
+    assert OrdersSettings(graceful_timeout_s=120).idempotency_lock_ttl_s == 150
 
 
 def test_orders_item_cache_defaults() -> None:

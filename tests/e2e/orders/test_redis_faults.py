@@ -149,3 +149,39 @@ def test_redis_outage_reads_from_postgres_refuses_keyed_writes_and_recovers(
         assert b'"quantity":9' in entry
     finally:
         stored.close()
+
+
+def test_a_hanging_redis_costs_reads_a_deadline_at_most_and_refuses_keyed_writes(
+    own_redis: EmbeddedRedis, orders_on_own_redis: str, issuer: TestIssuer
+) -> None:
+    """Redis accepts connections but answers nothing (CLIENT PAUSE): item reads still 200
+    from PostgreSQL within the cache's deadline, keyed writes 503 without writing."""
+    token = issuer.issue(tenant_id=f"t-{uuid.uuid4().hex[:12]}", roles=["admin"])
+    with httpx.Client(
+        base_url=orders_on_own_redis, headers={"Authorization": f"Bearer {token}"}, timeout=30
+    ) as api:
+        created = api.post("/api/v1/items", json=item_body(quantity=3))
+        url = created.headers["location"]
+        body = {"customer_id": "c1", "items": [{"item_id": created.json()["id"], "quantity": 1}]}
+        pauser = redis.Redis.from_url(own_redis.url())
+        try:
+            pauser.client_pause(4000, all=True)
+            started = time.monotonic()
+            reads = [api.get(url) for _ in range(5)]
+            took = time.monotonic() - started
+            keyed = api.post(PEDIDOS, json=body, headers={"Idempotency-Key": "hang-1"})
+        finally:
+            pauser.client_unpause()
+            pauser.close()
+        assert [r.status_code for r in reads] == [200] * 5
+        assert all(r.json()["quantity"] == 3 for r in reads)
+        assert took < 2.5  # 0.25 s deadlines and the breaker, not the 4 s pause
+        assert keyed.status_code == 503
+        assert keyed.json()["type"].endswith("/idempotency-unavailable")
+        assert api.get(PEDIDOS).json()["items"] == []
+        retried = _until(
+            lambda: api.post(PEDIDOS, json=body, headers={"Idempotency-Key": "hang-1"}),
+            within_s=10,
+        )
+        assert retried.status_code == 201
+        assert len(api.get(PEDIDOS).json()["items"]) == 1

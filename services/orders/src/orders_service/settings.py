@@ -47,15 +47,18 @@ class OrdersSettings(ServiceSettings):
     # Idempotency-Key (servicekit.idempotency); draft-ietf-httpapi-idempotency-key-header.
     idempotency_namespace: str = "orders:idem:"
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=24 * 3600, le=48 * 3600)
-    # A reservation outlives any request (graceful timeout 30 s); past it, it is a crashed
-    # process's and the key becomes usable again.
-    idempotency_lock_ttl_s: float = Field(default=60.0, gt=0, le=3600)
+    # How long a reservation (a keyed request still running) holds its key; past it, it is a
+    # crashed process's and the key becomes usable again. It must outlive any request, which
+    # may run until the graceful timeout at shutdown: 0 means graceful_timeout_s + 30 s.
+    idempotency_lock_ttl_s: float = Field(default=0, ge=0, le=3600)
     idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
 
     @model_validator(mode="after")
     def _reservations_outlive_requests(self) -> OrdersSettings:
-        # A request may run until the graceful timeout at shutdown; a reservation that expired
-        # before it finished would let a retry run the same write a second time.
+        # A reservation that expired before its request finished would let a retry run the
+        # same write a second time.
+        if not self.idempotency_lock_ttl_s:
+            self.idempotency_lock_ttl_s = self.graceful_timeout_s + 30
         if self.idempotency_lock_ttl_s <= self.graceful_timeout_s:
             raise ValueError(
                 "idempotency_lock_ttl_s must exceed graceful_timeout_s (the longest a request runs)"
