@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.responses import Response
 from starlette.routing import BaseRoute
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orders_service._http import documented_body, json_body, json_response, next_link
 from orders_service.errors import ItemNotFoundError
@@ -184,11 +184,11 @@ class ItemReads:
         if str(item_id) != raw_id:
             return None  # another spelling of an id: the route decides what it means
         authorization = if_none_match = None
-        for name, value in scope["headers"]:
+        for name, value in scope["headers"]:  # the first of each, as Request.headers.get
             if name == b"authorization":
-                authorization = value
+                authorization = authorization or value
             elif name == b"if-none-match":
-                if_none_match = value
+                if_none_match = if_none_match or value
         token = bearer_token(authorization.decode("latin-1")) if authorization else None
         if token is None:
             return None
@@ -223,9 +223,7 @@ class ItemReads:
             return
         etag = rendered.etag.encode("latin-1")
         if if_none_match is not None and none_match(if_none_match.decode("latin-1"), rendered.etag):
-            not_modified: Message = {"type": "http.response.start", "status": 304}
-            not_modified["headers"] = [(b"etag", etag)]
-            await send(not_modified)
+            await send({"type": "http.response.start", "status": 304, "headers": [(b"etag", etag)]})
             await send({"type": "http.response.body", "body": b""})
             return
         headers = [(b"content-length", b"%d" % len(rendered.body)), _JSON, (b"etag", etag)]
