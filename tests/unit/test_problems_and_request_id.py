@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import logging
+from typing import Literal
 
 import pytest
 from fastapi import APIRouter
@@ -18,7 +19,7 @@ class Thing(BaseModel):
     count: int = Field(ge=0)
 
 
-def _client() -> TestClient:
+def _client(access_log: Literal["errors", "all", "off"] = "errors") -> TestClient:
     router = APIRouter()
 
     @router.post("/things")
@@ -30,7 +31,10 @@ def _client() -> TestClient:
         raise RuntimeError("database password=hunter2 at /srv/secret.py line 12")
 
     app = create_service_app(
-        settings=ServiceSettings(service_name="t"), title="t", version="0", routers=[router]
+        settings=ServiceSettings(service_name="t", access_log=access_log),
+        title="t",
+        version="0",
+        routers=[router],
     )
     return TestClient(app, raise_server_exceptions=False)
 
@@ -95,9 +99,42 @@ def test_scrub_removes_secrets(secret: str) -> None:
 def test_logs_are_one_json_object_per_line_with_request_id(
     capfd: pytest.CaptureFixture[str],
 ) -> None:
-    client = _client()
+    client = _client(access_log="all")
     client.post("/things", json={"name": "a", "count": 1}, headers={"X-Request-ID": "rid-77"})
     logging.getLogger().handlers[0].flush()
     lines = [ln for ln in capfd.readouterr().err.splitlines() if ln.strip()]
     records = [json.loads(ln) for ln in lines]
     assert any(r.get("request_id") == "rid-77" and r.get("path") == "/things" for r in records)
+
+
+@pytest.mark.parametrize(
+    ("mode", "ok_logged", "error_logged"),
+    [("errors", False, True), ("all", True, True), ("off", False, False)],
+)
+def test_access_log_modes(
+    capfd: pytest.CaptureFixture[str],
+    mode: Literal["errors", "all", "off"],
+    ok_logged: bool,
+    error_logged: bool,
+) -> None:
+    """By default only failures (and slow requests) get a line; metrics count the rest."""
+    client = _client(access_log=mode)
+    client.post("/things", json={"name": "a", "count": 1}, headers={"X-Request-ID": "ok-1"})
+    client.post("/things", json={"name": "", "count": 1}, headers={"X-Request-ID": "bad-1"})
+    logging.getLogger().handlers[0].flush()
+    records = [json.loads(ln) for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    access = {r.get("request_id") for r in records if r.get("logger") == "servicekit.access"}
+    assert ("ok-1" in access) is ok_logged
+    assert ("bad-1" in access) is error_logged
+
+
+def test_500_problem_carries_the_request_id_and_logs_it(capfd: pytest.CaptureFixture[str]) -> None:
+    r = _client().get("/boom", headers={"X-Request-ID": "rid-500"})
+    assert r.status_code == 500
+    assert r.headers["x-request-id"] == "rid-500"
+    logging.getLogger().handlers[0].flush()
+    records = [json.loads(ln) for ln in capfd.readouterr().err.splitlines() if ln.strip()]
+    errors = [r for r in records if r.get("message") == "unhandled error"]
+    assert errors
+    assert errors[0]["request_id"] == "rid-500"
+    assert "hunter2" not in json.dumps(errors)  # the exception text was scrubbed

@@ -142,7 +142,11 @@ def create_service_app(
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
     app.add_middleware(MetricsMiddleware)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(
+        RequestIdMiddleware,
+        access_log=settings.access_log,
+        slow_ms=settings.access_log_slow_ms,
+    )
     return app
 
 

@@ -13,6 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from servicekit.jsonutil import dumps
+from servicekit.logging import request_id_var
+from servicekit.middleware import REQUEST_ID_SCOPE_KEY
 from servicekit.unavailable import dependency_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -129,6 +131,19 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    rid = request.scope.get(REQUEST_ID_SCOPE_KEY)
+    token = request_id_var.set(rid) if rid else None
+    try:
+        response = _unexpected_response(request, exc)
+    finally:
+        if token is not None:
+            request_id_var.reset(token)
+    if rid:
+        response.headers["x-request-id"] = rid
+    return response
+
+
+def _unexpected_response(request: Request, exc: Exception) -> Response:
     if dependency_unavailable(exc):
         log.warning(
             "dependency unavailable", extra={"path": request.url.path, "error": type(exc).__name__}
@@ -141,7 +156,7 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
             headers={"Retry-After": "1"},
         )
     # The traceback goes to the log (with the request id); the client learns nothing internal.
-    log.exception("unhandled error", extra={"path": request.url.path})
+    log.error("unhandled error", extra={"path": request.url.path}, exc_info=exc)
     return problem_response(500, detail="An unexpected error occurred.", instance=request.url.path)
 
 

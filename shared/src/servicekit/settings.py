@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -51,6 +51,10 @@ class ServiceSettings(BaseSettings):
     database_pool_pre_ping: bool = False
     database_pool_recycle_s: int = Field(default=1800, ge=60)
     log_level: str = "INFO"
+    # Access lines: "errors" (status >= 400 or slower than access_log_slow_ms), "all" or
+    # "off". Every request is counted and timed in /metrics whatever this says.
+    access_log: Literal["errors", "all", "off"] = "errors"
+    access_log_slow_ms: float = Field(default=1000.0, gt=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     # Probes (servicekit.health): each dependency check answers within this or counts as failed.
