@@ -16,6 +16,7 @@ from servicekit.health import health_router
 from servicekit.logging import configure_logging
 from servicekit.middleware import RequestIdMiddleware
 from servicekit.problems import install_problem_handlers
+from servicekit.protections import install_protections
 from servicekit.redis import create_redis
 from servicekit.settings import ServiceSettings
 
@@ -71,5 +72,6 @@ def create_service_app(
     app.include_router(health_router())
     for router in routers:
         app.include_router(router)
+    install_protections(app, settings)
     app.add_middleware(RequestIdMiddleware)
     return app
