@@ -105,7 +105,7 @@ async def _handle_problem(request: Request, exc: Exception) -> Response:
 
 
 async def _handle_http(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     detail = exc.detail if isinstance(exc.detail, str) else None
     return problem_response(
         exc.status_code,
@@ -116,7 +116,7 @@ async def _handle_http(request: Request, exc: Exception) -> Response:
 
 
 async def _handle_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
     return problem_response(
         422,
         title="Request validation failed",
