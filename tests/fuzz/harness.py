@@ -1,0 +1,125 @@
+"""Schema-driven fuzzing of a running service with schemathesis (v4 Python API).
+
+Each service runs as a real uvicorn process on real PostgreSQL and Redis; its OpenAPI document
+is loaded over HTTP, and every operation is exercised in all of schemathesis' phases (the
+schema's examples, the coverage phase's boundary and negative cases, random fuzzing in positive
+and negative mode) once per caller (anonymous and a token of each role). Every response goes
+through schemathesis' built-in checks (no 5xx, status code, content type, headers and body
+conform to the document, invalid input is rejected, valid input accepted) and two of ours:
+
+- `errors_are_problem_json`: every 4xx/5xx body is RFC 9457 problem+json, with `status`
+  equal to the response's status;
+- `protective_headers`: `nosniff` on every answer, no `Server` header, and `Cache-Control` on
+  every answer to an authenticated request.
+
+Profiles (`FUZZ_PROFILE`): `ci` (default, bounded so `make test` stays in budget) and `long`
+(`make fuzz`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import schemathesis
+from schemathesis import Case, CheckContext, Response
+from schemathesis.checks import CheckFunction
+from schemathesis.specs.openapi.schemas import OpenApiSchema
+
+PROBLEM = "application/problem+json"
+# How these services may refuse invalid input: schemathesis' defaults (without 5xx, which is
+# never an acceptable answer to bad input here) plus what servicekit.limits answers.
+INVALID_INPUT_STATUSES = [
+    "400", "401", "403", "404", "405", "406", "409", "412", "413", "414", "415", "422", "428",
+    "429", "431",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FuzzProfile:
+    max_examples: int  # random cases per operation and caller, in the fuzzing phase
+    stateful_steps: int  # steps per state machine run
+    stateful_examples: int  # state machine runs
+
+
+PROFILES = {
+    "ci": FuzzProfile(max_examples=15, stateful_steps=8, stateful_examples=10),
+    "long": FuzzProfile(max_examples=300, stateful_steps=25, stateful_examples=200),
+}
+
+
+def profile() -> FuzzProfile:
+    name = os.environ.get("FUZZ_PROFILE", "ci")
+    if name not in PROFILES:
+        raise ValueError(f"FUZZ_PROFILE must be one of {sorted(PROFILES)}, not {name!r}")
+    return PROFILES[name]
+
+
+def fuzz_config() -> schemathesis.Config:
+    chosen = profile()
+    return schemathesis.Config.from_dict(
+        {
+            "generation": {"mode": "all", "max-examples": chosen.max_examples},
+            "checks": {
+                "negative_data_rejection": {"expected-statuses": INVALID_INPUT_STATUSES},
+            },
+            "phases": {"stateful": {"max-steps": chosen.stateful_steps}},
+            "request-timeout": 30,
+        }
+    )
+
+
+def schema_from_document(document: dict[str, Any]) -> OpenApiSchema:
+    """A schemathesis schema for an OpenAPI document, with this run's profile."""
+    return schemathesis.openapi.from_dict(document, config=fuzz_config())
+
+
+def _problem_failure(response: Response, why: str) -> AssertionError:
+    excerpt = response.content[:300].decode("utf-8", "replace")
+    return AssertionError(f"{response.status_code} is not a problem+json ({why}): {excerpt}")
+
+
+def errors_are_problem_json(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
+    """Every error answer is RFC 9457 problem+json whose `status` is the response's status."""
+    if response.status_code < 400:
+        return None
+    content_type = (response.headers.get("content-type") or [""])[0]
+    if content_type.split(";")[0].strip() != PROBLEM:
+        raise _problem_failure(response, f"content-type {content_type!r}")
+    try:
+        body: Any = json.loads(response.content)
+    except ValueError:
+        raise _problem_failure(response, "body is not JSON") from None
+    if not isinstance(body, dict):
+        raise _problem_failure(response, "body is not an object")
+    if body.get("status") != response.status_code:
+        raise _problem_failure(response, "`status` differs from the response status")
+    if not isinstance(body.get("title"), str) or not isinstance(body.get("type"), str):
+        raise _problem_failure(response, "`type` and `title` must be strings")
+    return True
+
+
+def protective_headers(ctx: CheckContext, response: Response, case: Case[Any]) -> bool | None:
+    """`nosniff` everywhere, no `Server`, and a cache policy on every authenticated answer."""
+    headers = response.headers
+    if headers.get("x-content-type-options") != ["nosniff"]:
+        raise AssertionError("missing `X-Content-Type-Options: nosniff`")
+    if "server" in headers:
+        raise AssertionError(f"`Server` header present: {headers['server']}")
+    sent = response.request.headers
+    if "authorization" in {name.lower() for name in sent} and "cache-control" not in headers:
+        raise AssertionError("an authenticated answer without `Cache-Control`")
+    return True
+
+
+CUSTOM_CHECKS: list[CheckFunction] = [errors_are_problem_json, protective_headers]
+
+
+def call_and_validate(case: Case[Any], base_url: str | None, headers: dict[str, str]) -> Response:
+    """Send one generated case to `base_url` as `headers`' caller; run every check, built-in
+    and ours, on the answer."""
+    return case.call_and_validate(
+        base_url=base_url, headers=headers, additional_checks=CUSTOM_CHECKS
+    )

@@ -1,0 +1,66 @@
+"""Every operation of both OpenAPI documents, fuzzed as every caller against real processes.
+
+The documents are built in-process at collection time (one pytest item per operation and
+caller); `test_the_fuzzed_documents_are_the_served_ones` proves they are exactly what the
+running processes serve, so nothing the processes expose escapes the fuzzer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from schemathesis import Case
+
+from auth_service.main import create_app as create_auth_app
+from auth_service.settings import AuthSettings
+from orders_service.main import create_app as create_orders_app
+from orders_service.settings import OrdersSettings
+from tests.fuzz.conftest import CALLERS, caller_headers
+from tests.fuzz.harness import call_and_validate, schema_from_document
+from tests.support.processes import ServiceProcess
+from tests.support.tokens import JwksServer, TestIssuer
+
+AUTH_DOCUMENT: dict[str, Any] = create_auth_app(AuthSettings(environment="test")).openapi()
+ORDERS_DOCUMENT: dict[str, Any] = create_orders_app(OrdersSettings(environment="test")).openapi()
+
+auth_api = schema_from_document(AUTH_DOCUMENT)
+orders_api = schema_from_document(ORDERS_DOCUMENT)
+
+
+@pytest.mark.parametrize(
+    ("service", "document"), [("auth", AUTH_DOCUMENT), ("orders", ORDERS_DOCUMENT)]
+)
+def test_the_fuzzed_documents_are_the_served_ones(
+    service: str, document: dict[str, Any], request: pytest.FixtureRequest
+) -> None:
+    proc: ServiceProcess = request.getfixturevalue(f"{service}_process")
+    served = httpx.get(proc.base_url + "/openapi.json", timeout=10)
+    assert served.status_code == 200
+    assert served.json() == document
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@auth_api.parametrize()
+def test_auth_api_holds_against_generated_input(
+    case: Case[Any],
+    caller: str,
+    auth_process: ServiceProcess,
+    fuzz_issuer: tuple[TestIssuer, JwksServer],
+) -> None:
+    """For any request the auth document allows (and many it forbids), as any caller: no 5xx,
+    answers as documented, every error problem+json, protective headers on every answer."""
+    call_and_validate(case, auth_process.base_url, caller_headers(fuzz_issuer[0], caller))
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@orders_api.parametrize()
+def test_orders_api_holds_against_generated_input(
+    case: Case[Any],
+    caller: str,
+    orders_process: ServiceProcess,
+    fuzz_issuer: tuple[TestIssuer, JwksServer],
+) -> None:
+    """The same laws for every operation of the orders document."""
+    call_and_validate(case, orders_process.base_url, caller_headers(fuzz_issuer[0], caller))
