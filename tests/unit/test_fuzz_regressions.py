@@ -1,0 +1,36 @@
+"""Defects the schema fuzzing (tests/fuzz) found, each pinned with its minimal failing input.
+
+docs/hostile-input.md keeps the list with how each one was fixed.
+"""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from auth_service.main import create_app as create_auth_app
+from auth_service.settings import AuthSettings
+from orders_service.main import create_app as create_orders_app
+from orders_service.settings import OrdersSettings
+
+
+def _apps() -> dict[str, FastAPI]:
+    return {
+        "auth": create_auth_app(AuthSettings(environment="test")),
+        "orders": create_orders_app(OrdersSettings(environment="test")),
+    }
+
+
+@pytest.mark.parametrize("service", ["auth", "orders"])
+async def test_f1_liveness_is_documented_as_the_media_type_it_sends(service: str) -> None:
+    """F1: `GET /health/live` sent `application/health+json` while its OpenAPI documented
+    `application/json` (schemathesis ST105, undocumented Content-Type)."""
+    app = _apps()[service]
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/health/live")
+    documented = app.openapi()["paths"]["/health/live"]["get"]["responses"]["200"]["content"]
+    assert response.headers["content-type"] == "application/health+json"
+    assert list(documented) == ["application/health+json"]
+    assert documented["application/health+json"]["schema"]["required"] == ["status"]
