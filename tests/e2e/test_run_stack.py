@@ -16,13 +16,18 @@ from servicekit.embedded import free_port
 from tests.support.processes import REPO_ROOT
 
 
-def _leftovers(marker: str) -> list[str]:
-    found = []
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(proc.info["cmdline"] or [])
-        if marker in cmd:
-            found.append(cmd)
-    return found
+def _leftovers(marker: str, *, wait_s: float = 10) -> list[str]:
+    """Processes whose command line holds `marker`, after giving exiting ones `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        found = []
+        for proc in psutil.process_iter(["cmdline", "status"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if marker in cmd and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                found.append(cmd)
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
 
 
 def test_run_stack_serves_both_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:

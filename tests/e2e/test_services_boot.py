@@ -13,9 +13,13 @@ from tests.support.processes import ServiceProcess
 
 @pytest.mark.parametrize("service", ["auth", "orders"])
 def test_service_boots_and_serves_live_and_openapi(
-    service: str, backends: Backends, tmp_path: Path, request: pytest.FixtureRequest
+    service: str,
+    backends: Backends,
+    tmp_path: Path,
+    auth_database_url: str,
+    orders_database_url: str,
 ) -> None:
-    db_url: str = request.getfixturevalue(f"{service}_database_url")
+    db_url = auth_database_url if service == "auth" else orders_database_url
     env = {
         f"{service.upper()}_DATABASE_URL": db_url,
         f"{service.upper()}_ENVIRONMENT": "test",

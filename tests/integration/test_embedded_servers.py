@@ -14,9 +14,9 @@ from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis
 
 def _processes_using(path: Path) -> list[psutil.Process]:
     found = []
-    for proc in psutil.process_iter(["cmdline"]):
+    for proc in psutil.process_iter(["cmdline", "status"]):
         cmd = " ".join(proc.info["cmdline"] or [])
-        if str(path) in cmd:
+        if str(path) in cmd and proc.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(proc)
     return found
 

