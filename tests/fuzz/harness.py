@@ -18,6 +18,7 @@ Profiles (`FUZZ_PROFILE`): `ci` (default, bounded so `make test` stays in budget
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from dataclasses import dataclass
@@ -72,8 +73,9 @@ def fuzz_config() -> schemathesis.Config:
 
 
 def schema_from_document(document: dict[str, Any]) -> OpenApiSchema:
-    """A schemathesis schema for an OpenAPI document, with this run's profile."""
-    return schemathesis.openapi.from_dict(document, config=fuzz_config())
+    """A schemathesis schema for an OpenAPI document, with this run's profile. It works on a
+    copy: schemathesis writes the links it infers into the document it is given."""
+    return schemathesis.openapi.from_dict(copy.deepcopy(document), config=fuzz_config())
 
 
 def _problem_failure(response: Response, why: str) -> AssertionError:
