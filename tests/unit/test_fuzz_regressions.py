@@ -5,6 +5,8 @@ docs/hostile-input.md keeps the list with how each one was fixed.
 
 from __future__ import annotations
 
+import re
+
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -67,3 +69,29 @@ async def test_f2_a_405_names_every_method_the_path_serves() -> None:
     assert put.headers["content-type"] == "application/problem+json"
     assert put.headers["allow"] == "GET, POST"
     assert patch.headers["allow"] == "DELETE"
+
+
+URI_REFERENCE = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2})*$")
+
+
+@pytest.mark.parametrize(
+    ("sent", "instance"),
+    [
+        ("/things/%C2%A0%F2%90%A8%AD4", "/things/%C2%A0%F2%90%A8%AD4"),  # the fuzzer's input
+        ("/things/a%20b", "/things/a%20b"),
+        ("/things/100%25", "/things/100%25"),
+        ("/things/(x)", "/things/(x)"),
+    ],
+)
+async def test_f3_problem_instance_is_a_uri_reference(sent: str, instance: str) -> None:
+    """F3: `GET /api/v1/users/%C2%A0...` answered a problem whose `instance` was the decoded
+    path, holding a no-break space and non-ASCII characters: not the URI reference RFC 9457
+    (and the documented Problem schema) require (schemathesis ST108)."""
+    app = create_service_app(settings=ServiceSettings(service_name="t"), title="t", version="0")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get(sent)
+    assert response.status_code == 404
+    body = response.json()
+    assert body["instance"] == instance
+    assert URI_REFERENCE.match(body["instance"])

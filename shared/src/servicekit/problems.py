@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -47,6 +49,18 @@ def problem_type(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
+# Characters a URI reference may hold as they are (RFC 3986 unreserved, sub-delims, ":@/?#"),
+# and "%" when it already starts an escape.
+_URI_SAFE = "/?#:@!$&'()*+,;=-._~%"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def as_uri_reference(text: str) -> str:
+    """`text` as a URI reference: a decoded request path (spaces, non-ASCII) percent-encoded,
+    an already valid reference unchanged."""
+    return _STRAY_PERCENT.sub("%25", quote(text, safe=_URI_SAFE))
+
+
 def problem_response(
     status: int,
     *,
@@ -65,7 +79,8 @@ def problem_response(
     if detail is not None:
         body["detail"] = detail
     if instance is not None:
-        body["instance"] = instance
+        # RFC 9457: a URI reference. Callers pass the decoded request path.
+        body["instance"] = as_uri_reference(instance)
     if extra:
         body.update(extra)
     return Response(
