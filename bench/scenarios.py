@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+
+import httpx
 
 from bench.stack import BenchStack
 
@@ -27,8 +30,84 @@ def _fixed(path: str) -> Callable[[BenchStack], Request]:
     return lambda _stack: Request(path)
 
 
+def _warmed(path: str) -> Callable[[BenchStack], Request]:
+    """GET `path` once so the measured requests are all cache hits."""
+
+    def prepare(stack: BenchStack) -> Request:
+        httpx.get(stack.urls["cachekit"] + path, timeout=5).raise_for_status()
+        return Request(path)
+
+    return prepare
+
+
+_PEDIDO = b'{"customer_id":"c-1","items":[{"item_id":"i-1","quantity":1}]}'
+
+
+def _stored_pedido(stack: BenchStack) -> Request:
+    """POST once with a fresh key; every measured request is then a replay of it."""
+    request = Request(
+        "/api/v1/pedidos",
+        method="POST",
+        headers={"Content-Type": "application/json", "Idempotency-Key": uuid.uuid4().hex},
+        body=_PEDIDO,
+    )
+    response = httpx.post(
+        stack.urls["cachekit"] + request.path,
+        content=request.body,
+        headers=request.headers,
+        timeout=5,
+    )
+    if response.status_code != 201:
+        raise RuntimeError(f"keyed POST answered {response.status_code}")
+    return request
+
+
+BENCH_ITEMS = 100
+
+
+def _orders_items(stack: BenchStack) -> list[str]:
+    """Ids of the bench tenant's items, created over HTTP the first time (newest first)."""
+    headers = {"Authorization": f"Bearer {stack.token()}"}
+    with httpx.Client(base_url=stack.start("orders"), headers=headers, timeout=30) as api:
+        existing = api.get("/api/v1/items", params={"limit": 100}).json()["items"]
+        for n in range(len(existing), BENCH_ITEMS):
+            body = {
+                "sku": f"BENCH-{n:04d}",
+                "name": f"Bench item {n}",
+                "description": "An item of the benchmark catalogue, with a realistic description.",
+                "price": {"amount": f"{10 + n % 90}.90", "currency": "BRL"},
+                "category": ("kitchen", "garden", "tools")[n % 3],
+                "tags": ["bench", f"group-{n % 5}"],
+                "quantity": 50,
+            }
+            api.post("/api/v1/items", json=body).raise_for_status()
+        page = api.get("/api/v1/items", params={"limit": 100}).json()["items"]
+    return [item["id"] for item in page]
+
+
+def _orders_item_by_id(stack: BenchStack) -> Request:
+    ids = _orders_items(stack)
+    item_id = ids[len(ids) // 2]
+    return Request(f"/api/v1/items/{item_id}", headers={"Authorization": f"Bearer {stack.token()}"})
+
+
+def _orders_item_page(stack: BenchStack) -> Request:
+    _orders_items(stack)
+    return Request(
+        "/api/v1/items?limit=20&category=kitchen&sort=-created_at",
+        headers={"Authorization": f"Bearer {stack.token()}"},
+    )
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("baseline: Starlette fixed bytes", "baseline", _fixed("/health/live")),
     Scenario("auth GET /health/live", "auth", _fixed("/health/live")),
     Scenario("orders GET /health/live", "orders", _fixed("/health/live")),
+    # servicekit mechanisms alone on FastAPI (no auth, no database): what orders will pay.
+    Scenario("cachekit cache hit via Redis GET", "cachekit", _warmed("/cached/redis/1")),
+    Scenario("cachekit cache hit in-process layer", "cachekit", _warmed("/cached/local/1")),
+    Scenario("cachekit keyed POST replay", "cachekit", _stored_pedido),
+    # Authenticated (RS256 token, verified claims cached) and read from PostgreSQL every time.
+    Scenario("orders GET /api/v1/items/{id} (auth, db)", "orders", _orders_item_by_id),
+    Scenario("orders GET /api/v1/items page of 20 (auth, db)", "orders", _orders_item_page),
 ]

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+from tests.support.tokens import TestIssuer, serve_jwks
 
 from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
 from servicekit.migrations import upgrade_head
@@ -27,6 +28,7 @@ APPS = {
     "baseline": "bench.baseline_app:create_app",
     "auth": "auth_service.main:create_app",
     "orders": "orders_service.main:create_app",
+    "cachekit": "bench.cachekit_app:create_app",
 }
 
 
@@ -36,6 +38,12 @@ class BenchStack:
     log_dir: Path
     urls: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # Signs the access tokens authenticated scenarios send; orders trusts its JWKS.
+    issuer: TestIssuer = field(default_factory=TestIssuer)
+
+    def token(self, *, tenant_id: str = "bench", roles: tuple[str, ...] = ("admin",)) -> str:
+        """An access token valid for the whole run (scenarios reuse it, as real clients do)."""
+        return self.issuer.issue(tenant_id=tenant_id, roles=list(roles), ttl_s=3600)
 
     def start(self, name: str, extra_env: dict[str, str] | None = None) -> str:
         """Start app `name` pinned to SERVER_CORE (once) and return its base URL."""
@@ -120,14 +128,19 @@ def bench_stack() -> Iterator[BenchStack]:
         orders_db = asyncio.run(_fresh_database(pg_url, "bench_orders"))
         upgrade_head("auth", auth_db)
         upgrade_head("orders", orders_db)
+        issuer = TestIssuer()
+        jwks = stack.enter_context(serve_jwks(issuer))
         env = {
             "AUTH_DATABASE_URL": auth_db,
             "ORDERS_DATABASE_URL": orders_db,
             "ORDERS_REDIS_URL": redis_url,
             "AUTH_ENVIRONMENT": "test",
             "ORDERS_ENVIRONMENT": "test",
+            "ORDERS_JWKS_URL": jwks.url,
+            "ORDERS_JWT_ISSUER": issuer.issuer,
+            "ORDERS_JWT_AUDIENCE": issuer.audience,
         }
-        bench = BenchStack(env=env, log_dir=tmp)
+        bench = BenchStack(env=env, log_dir=tmp, issuer=issuer)
         try:
             yield bench
         finally:

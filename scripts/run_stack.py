@@ -85,21 +85,23 @@ def servers() -> Iterator[dict[str, str]]:
         say("embedded servers stopped")
 
 
+# No load balancer in front of a local run: Ctrl-C needs no drain window (env still wins).
+_LOCAL_STOP = {"AUTH_DRAIN_WINDOW_S": "0", "ORDERS_DRAIN_WINDOW_S": "0"}
+
+
 def uvicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
+            "servicekit.serve",  # the services' runner: SIGTERM drains, then exits 0
             app,
             "--host",
             "127.0.0.1",
             "--port",
             str(port),
-            "--no-access-log",
         ],
-        env={**os.environ, **env},
+        env={**_LOCAL_STOP, **os.environ, **env},
         cwd=ROOT,
         # Own process group: Ctrl-C reaches this script, which then stops the children in order.
         start_new_session=True,

@@ -34,5 +34,5 @@ def test_service_boots_and_serves_live_and_openapi(
         assert spec["info"]["title"] == service
         assert "/health/live" in spec["paths"]
     finally:
-        # uvicorn re-raises SIGTERM after its shutdown; the graceful-shutdown work makes it 0.
-        assert proc.stop() in (0, -15)
+        # servicekit's runner drains on SIGTERM and exits 0 (uvicorn alone would die by -15).
+        assert proc.stop() == 0

@@ -1,4 +1,8 @@
-"""Run a service as a real uvicorn process on a free loopback port, for e2e tests."""
+"""Run a service as a real process on a free loopback port, for e2e tests.
+
+The process is what a container runs: servicekit's runner around uvicorn (`<service> serve`,
+here `python -m servicekit.serve <module:factory>`), so SIGTERM drains and exits 0.
+"""
 
 from __future__ import annotations
 
@@ -17,10 +21,13 @@ from servicekit.embedded import free_port
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
+# No load balancer drains a test's process: stop at once unless a test sets a drain window.
+_FAST_STOP = {"AUTH_DRAIN_WINDOW_S": "0", "ORDERS_DRAIN_WINDOW_S": "0"}
+
 
 @dataclass
 class ServiceProcess:
-    """`uvicorn --factory <app>` with the given env; stdout+stderr kept in a log file."""
+    """`python -m servicekit.serve <app>` with the given env; stdout+stderr kept in a log file."""
 
     app: str
     env: Mapping[str, str]
@@ -39,19 +46,17 @@ class ServiceProcess:
         cmd = [
             sys.executable,
             "-m",
-            "uvicorn",
-            "--factory",
+            "servicekit.serve",
             self.app,
             "--host",
             "127.0.0.1",
             "--port",
             str(self.port),
-            "--no-access-log",
             *self.extra_args,
         ]
         self.process = subprocess.Popen(
             cmd,
-            env={**os.environ, **self.env},
+            env={**os.environ, **_FAST_STOP, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,

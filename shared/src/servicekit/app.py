@@ -1,7 +1,11 @@
-"""App factory parts: the lifespan that owns engines and pools, middleware, error handlers."""
+"""App factory parts: the lifespan that owns engines and pools, middleware, error handlers,
+probes, metrics and self-hosted docs. Run the result with `servicekit.shutdown.run_service`
+(each service's `<service> serve`) for the drain-then-exit-0 SIGTERM behaviour."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -10,15 +14,25 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import Request
+from starlette.responses import Response
 
 from servicekit.db import create_engine, create_sessionmaker
-from servicekit.health import health_router
+from servicekit.docs import install_docs, install_openapi
+from servicekit.health import HealthCheck, HealthMonitor, health_router, postgres_check, redis_check
 from servicekit.logging import configure_logging
+from servicekit.metrics import (
+    MetricsMiddleware,
+    mark_process_dead,
+    metrics_response,
+    sample_pools_forever,
+)
 from servicekit.middleware import RequestIdMiddleware
 from servicekit.problems import install_problem_handlers
 from servicekit.protections import install_protections
 from servicekit.redis import create_redis
 from servicekit.settings import ServiceSettings
+from servicekit.shutdown import ShutdownState
 
 # A hook runs inside the lifespan after the pools exist; it may register cleanups on the stack.
 LifespanHook = Callable[[FastAPI, "ServiceResources", AsyncExitStack], Awaitable[None]]
@@ -44,13 +58,30 @@ def create_service_app(
     redis_url: str | None = None,
     hooks: Sequence[LifespanHook] = (),
     description: str = "",
+    checks: Sequence[HealthCheck] = (),
+    migrations_section: str | None = None,
 ) -> FastAPI:
-    """Build a FastAPI app with the shared lifespan, error handling and request ids."""
+    """Build a FastAPI app with the shared lifespan, error handling and request ids.
+
+    Readiness always checks PostgreSQL, and Redis when `redis_url` is given; `checks` adds more
+    (a soft dependency is `critical=False`). With `migrations_section`, startup also waits for
+    the database to be at that Alembic section's head.
+    """
     configure_logging(service=settings.service_name, level=settings.log_level)
+    shutdown = ShutdownState()
+    default_checks = [postgres_check()] + ([redis_check()] if redis_url else [])
+    monitor = HealthMonitor(
+        checks=[*default_checks, *checks],
+        shutdown=shutdown,
+        default_timeout_s=settings.health_check_timeout_s,
+        migrations_section=migrations_section,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with AsyncExitStack() as stack:
+            # Runs last: this process's live gauges leave the multiprocess sums.
+            stack.callback(mark_process_dead)
             engine = create_engine(settings)
             stack.push_async_callback(engine.dispose)
             redis = create_redis(redis_url) if redis_url else None
@@ -63,15 +94,51 @@ def create_service_app(
                 redis=redis,
             )
             app.state.resources = resources
+            monitor.resources = resources
+            stack.push_async_callback(monitor.aclose)
+            sampler = asyncio.create_task(sample_pools_forever(resources))
+            stack.push_async_callback(_cancel, sampler)
             for hook in hooks:
                 await hook(app, resources, stack)
             yield
 
-    app = FastAPI(title=title, version=version, description=description, lifespan=lifespan)
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.shutdown = shutdown
+    app.state.health = monitor
     install_problem_handlers(app)
-    app.include_router(health_router())
+    details = settings.health_details_token
+    app.include_router(
+        health_router(
+            monitor,
+            version=version,
+            details_token=details.get_secret_value() if details else None,
+        )
+    )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return metrics_response(getattr(request.app.state, "resources", None))
+
+    install_docs(app)
     for router in routers:
         app.include_router(router)
+    install_openapi(app)
     install_protections(app, settings)
+    # Last added runs first: request ids wrap everything, metrics time the rest.
+    app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

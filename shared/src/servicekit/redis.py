@@ -5,19 +5,24 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Request
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 
 def create_redis(url: str, *, timeout_s: float = 0.5, max_connections: int = 50) -> Redis:
     # Short socket timeouts: a slow Redis must degrade to the database path, not stall requests.
-    return Redis.from_url(
+    # A blocking pool: past `max_connections` concurrent commands a caller waits (up to
+    # timeout_s) for a free connection; the default pool raises MaxConnectionsError instead,
+    # which under load turned cache hits into database reads and keyed writes into 503s.
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=max_connections,
+        timeout=timeout_s,
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        max_connections=max_connections,
         health_check_interval=30,
         retry_on_timeout=False,
     )
+    return Redis.from_pool(pool)
 
 
 def get_redis(request: Request) -> Redis:

@@ -51,6 +51,14 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # Probes (servicekit.health): each dependency check answers within this or counts as failed.
+    health_check_timeout_s: float = Field(default=1.0, gt=0, le=30)
+    # Bearer token for GET /health/details (all checks, versions, uptime); unset: not served.
+    health_details_token: SecretStr | None = None
+    # SIGTERM (servicekit.shutdown): keep serving this long while endpoints drop the pod, then
+    # stop accepting and give requests in flight up to the graceful timeout.
+    drain_window_s: float = Field(default=5.0, ge=0, le=300)
+    graceful_timeout_s: float = Field(default=30.0, gt=0, le=600)
 
     # Hostile-input limits (servicekit.limits, servicekit.server). Each answers with a
     # problem+json; docs/hostile-input.md lists the status codes and what enforces each one.

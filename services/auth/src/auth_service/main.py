@@ -15,5 +15,6 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
         settings=settings,
         title="auth",
         version=__version__,
+        migrations_section="auth",
         description="Issues RS256 access tokens and serves their keys as JWKS.",
     )

@@ -7,13 +7,14 @@ import sys
 from collections.abc import Sequence
 
 from orders_service.settings import get_settings
-from servicekit.cli import add_migrate_command, dispatch
+from servicekit.cli import add_migrate_command, add_serve_command, dispatch
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orders-service", description="orders service commands")
     sub = parser.add_subparsers(title="commands")
     add_migrate_command(sub, section="orders", database_url=lambda: get_settings().database_url)
+    add_serve_command(sub, app="orders_service.main:create_app")
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -21,6 +22,8 @@ class OrdersSettings(ServiceSettings):
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
     jwt_issuer: str = "http://127.0.0.1:8001"
     jwt_audience: str = "orders"
+    # Largest request body accepted (413 above it); a pedido of 100 lines is about 10 KiB.
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
 
 @lru_cache(maxsize=1)

@@ -3,5 +3,8 @@
 from __future__ import annotations
 
 from orders_service.db import metadata
+from orders_service.items.models import Item
+from orders_service.outbox.models import OutboxEvent
+from orders_service.pedidos.models import Pedido, PedidoLine
 
-__all__ = ["metadata"]
+__all__ = ["Item", "OutboxEvent", "Pedido", "PedidoLine", "metadata"]

@@ -1,0 +1,1 @@
+"""Items: the catalogue a tenant sells from, with stock."""

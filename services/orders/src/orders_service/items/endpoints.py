@@ -1,0 +1,121 @@
+"""/api/v1/items: thin handlers over ItemService."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from starlette.responses import Response
+
+from orders_service._http import documented_body, json_body, json_response, next_link
+from orders_service.errors import ItemNotFoundError
+from orders_service.items.schemas import (
+    ITEM_PAGE,
+    ItemCreate,
+    ItemListQuery,
+    ItemPage,
+    ItemRead,
+    ItemUpdate,
+)
+from orders_service.items.service import ItemService, render, render_item
+from orders_service.permissions import (
+    CanCreateItems,
+    CanDeleteItems,
+    CanReadItems,
+    CanUpdateItems,
+    actor_of,
+)
+from orders_service.preconditions import IfMatch
+from servicekit.db import SessionDep
+
+PREFIX = "/api/v1/items"
+router = APIRouter(prefix=PREFIX, tags=["items"])
+
+IfMatchHeader = Annotated[
+    str | None,
+    Header(description='The ETag last read ("<version>"); a stale one answers 412.'),
+]
+IfNoneMatchHeader = Annotated[str | None, Header()]
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": ItemRead, "description": "Created; Location names the item"}},
+    openapi_extra=documented_body(ItemCreate),
+)
+async def create_item(request: Request, session: SessionDep, caller: CanCreateItems) -> Response:
+    data = await json_body(request, ItemCreate)
+    item = await ItemService(session, actor_of(caller)).create(data)
+    rendered = render(item)
+    headers = {"Location": f"{PREFIX}/{item.id}", "ETag": rendered.etag}
+    return json_response(rendered.body, status=201, headers=headers)
+
+
+@router.get("", response_model=None, responses={200: {"model": ItemPage}})
+async def list_items(
+    request: Request,
+    query: Annotated[ItemListQuery, Query()],
+    session: SessionDep,
+    caller: CanReadItems,
+) -> Response:
+    page = await ItemService(session, actor_of(caller)).list_page(query)
+    body = ITEM_PAGE.dump_json(
+        {
+            "items": [ItemRead.from_model(item) for item in page.items],
+            "next": next_link(request, page.next_cursor),
+        }
+    )
+    return json_response(body)
+
+
+@router.get("/{item_id}", response_model=None, responses={200: {"model": ItemRead}})
+async def get_item(
+    item_id: uuid.UUID,
+    session: SessionDep,
+    caller: CanReadItems,
+    if_none_match: IfNoneMatchHeader = None,
+) -> Response:
+    tenant_id = actor_of(caller).tenant_id
+    rendered = await render_item(session, tenant_id=tenant_id, item_id=item_id)
+    if rendered is None:
+        raise ItemNotFoundError(item_id)
+    if if_none_match is not None and rendered.etag in {
+        tag.strip().removeprefix("W/") for tag in if_none_match.split(",")
+    }:
+        return Response(status_code=304, headers={"ETag": rendered.etag})
+    return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+
+@router.patch(
+    "/{item_id}",
+    response_model=None,
+    responses={200: {"model": ItemRead}, 412: {"description": "If-Match names a stale version"}},
+    openapi_extra=documented_body(ItemUpdate),
+)
+async def update_item(
+    item_id: uuid.UUID,
+    request: Request,
+    session: SessionDep,
+    caller: CanUpdateItems,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    patch = await json_body(request, ItemUpdate)
+    item = await ItemService(session, actor_of(caller)).update(
+        item_id, patch, if_match=IfMatch.parse(if_match)
+    )
+    rendered = render(item)
+    return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+
+@router.delete("/{item_id}", status_code=204, response_model=None)
+async def delete_item(
+    item_id: uuid.UUID,
+    session: SessionDep,
+    caller: CanDeleteItems,
+    if_match: IfMatchHeader = None,
+) -> Response:
+    await ItemService(session, actor_of(caller)).delete(item_id, if_match=IfMatch.parse(if_match))
+    return Response(status_code=204)

@@ -1,0 +1,154 @@
+"""Item DTOs: what clients send and what they read back."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic_core import PydanticCustomError
+from typing_extensions import TypedDict
+
+from orders_service._text import NoNul
+from orders_service.items.models import Item, ItemStatus
+from orders_service.money import Money, MoneyIn
+
+Sku = Annotated[
+    str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)
+]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", strict=True), NoNul]
+Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S", strict=True), NoNul]
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", strict=True), NoNul]
+# Stock is an INTEGER column; strict: "5" and true are not quantities.
+Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
+
+
+def _distinct(tags: list[str]) -> list[str]:
+    return list(dict.fromkeys(tags))
+
+
+Tags = Annotated[list[Tag], Field(max_length=20), AfterValidator(_distinct)]
+
+
+class ItemCreate(BaseModel):
+    """POST /items body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku
+    name: Name
+    description: Description = ""
+    price: MoneyIn
+    category: Category
+    tags: Tags = Field(default_factory=list)
+    quantity: Quantity
+
+
+class ItemUpdate(BaseModel):
+    """PATCH /items/{id} body: any subset of the create fields, plus `status`.
+
+    Omitted fields keep their value; `null` is not a value of any of them (422). `status` takes
+    active, inactive or discontinued; out_of_stock follows from the quantity and is not set.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    sku: Sku | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price: MoneyIn | None = None
+    category: Category | None = None
+    tags: Tags | None = None
+    quantity: Quantity | None = None
+    status: Literal["active", "inactive", "discontinued"] | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_is_not_a_value(cls, value: Any) -> Any:
+        # None is the "omitted" default (defaults are not validated); sent explicitly it
+        # would mean "clear the field", which no item field allows.
+        if value is None:
+            raise PydanticCustomError("null_not_allowed", "null is not a value of this field")
+        return value
+
+    def given(self) -> dict[str, Any]:
+        """The fields the client sent, with their (validated) values."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ItemRead(BaseModel):
+    """An item as every read and write answers it."""
+
+    id: uuid.UUID
+    sku: str
+    name: str
+    description: str
+    price: Money
+    category: str
+    tags: list[str]
+    quantity: int
+    status: ItemStatus
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+    @classmethod
+    def from_model(cls, item: Item) -> ItemRead:
+        # model_construct: the row was validated on its way in; re-validating it on every
+        # read would cost more than serializing it.
+        return cls.model_construct(
+            id=item.id,
+            sku=item.sku,
+            name=item.name,
+            description=item.description,
+            price=Money(amount=item.price_amount, currency=item.price_currency),
+            category=item.category,
+            tags=list(item.tags),
+            quantity=item.quantity,
+            status=item.status,
+            created_at=item.created_at,
+            updated_at=item.updated_at,
+            version=item.version,
+        )
+
+
+class ItemPage(TypedDict):
+    items: list[ItemRead]
+    next: str | None
+
+
+ITEM_PAGE: TypeAdapter[ItemPage] = TypeAdapter(ItemPage)
+
+ItemSort = Literal[
+    "created_at",
+    "-created_at",
+    "updated_at",
+    "-updated_at",
+    "price",
+    "-price",
+    "name",
+    "-name",
+    "sku",
+    "-sku",
+]
+PriceBound = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+
+
+class ItemListQuery(BaseModel):
+    """Query parameters of GET /items (unknown parameters are rejected, like unknown fields)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: Category | None = None
+    min_price: PriceBound | None = None
+    max_price: PriceBound | None = None
+    available: bool | None = None
+    status: ItemStatus | None = None
+    tag: Tag | None = None
+    q: Annotated[str, Field(min_length=1, max_length=100), NoNul] | None = None
+    sort: ItemSort = "-created_at"
+    limit: Annotated[int, Field(ge=1, le=100)] = 20
+    cursor: Annotated[str, Field(max_length=1024)] | None = None

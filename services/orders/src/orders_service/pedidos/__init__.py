@@ -1,0 +1,1 @@
+"""Pedidos (orders): lines priced from items, a status machine, stock reservation."""

@@ -1,0 +1,133 @@
+"""RBAC: roles come from the token, permissions are checked by a dependency on each route.
+
+Roles are ordered viewer < editor < admin and each one holds every permission of the roles
+below it, so the grants are written as what each role adds.
+
+Fulfilment (process, ship, deliver) sits at editor: it moves a pedido forward along the path
+its confirmation already committed to, like confirming does, and warehouse staff who ship need
+it daily. What stays admin-only is what destroys or reverses: deleting items and cancelling
+pedidos (a cancel after confirmation gives reserved stock back).
+
+A 403 depends on the caller's roles only, never on the resource named in the URL, so it says
+nothing about another tenant's data; a caller who holds the permission gets 404 for a resource
+outside its tenant, exactly as for one that never existed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Depends
+
+from orders_service.context import Actor
+from orders_service.errors import PermissionDeniedError, UnusableIdentityError
+from servicekit.auth import ROLE_ORDER as RANKED_ROLE_NAMES
+from servicekit.auth import Principal, PrincipalDep
+
+
+class Role(StrEnum):
+    VIEWER = "viewer"
+    EDITOR = "editor"
+    ADMIN = "admin"
+
+
+class Permission(StrEnum):
+    ITEMS_READ = "items:read"
+    ITEMS_CREATE = "items:create"
+    ITEMS_UPDATE = "items:update"
+    ITEMS_DELETE = "items:delete"
+    PEDIDOS_READ = "pedidos:read"
+    PEDIDOS_CREATE = "pedidos:create"
+    PEDIDOS_CONFIRM = "pedidos:confirm"
+    PEDIDOS_CANCEL = "pedidos:cancel"
+    PEDIDOS_FULFIL = "pedidos:fulfil"
+
+
+# The ladder is servicekit's (the token verifier ranks roles the same way).
+ROLE_ORDER: tuple[Role, ...] = tuple(Role(name) for name in RANKED_ROLE_NAMES)
+
+_ADDS: dict[Role, frozenset[Permission]] = {
+    Role.VIEWER: frozenset({Permission.ITEMS_READ, Permission.PEDIDOS_READ}),
+    Role.EDITOR: frozenset(
+        {
+            Permission.ITEMS_CREATE,
+            Permission.ITEMS_UPDATE,
+            Permission.PEDIDOS_CREATE,
+            Permission.PEDIDOS_CONFIRM,
+            Permission.PEDIDOS_FULFIL,
+        }
+    ),
+    Role.ADMIN: frozenset({Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL}),
+}
+
+
+def _cumulative() -> dict[Role, frozenset[Permission]]:
+    grants: dict[Role, frozenset[Permission]] = {}
+    held: frozenset[Permission] = frozenset()
+    for role in ROLE_ORDER:
+        held = held | _ADDS[role]
+        grants[role] = held
+    return grants
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = _cumulative()
+_ROLE_NAMES = frozenset(role.value for role in Role)
+
+
+def permissions_for(roles: Iterable[str]) -> frozenset[Permission]:
+    """Everything the given role names grant; names this service does not know grant nothing."""
+    granted: frozenset[Permission] = frozenset()
+    for name in roles:
+        if name in _ROLE_NAMES:
+            granted = granted | ROLE_PERMISSIONS[Role(name)]
+    return granted
+
+
+def check(roles: Iterable[str], permission: Permission) -> None:
+    """Raise the 403 problem naming `permission` unless `roles` grant it."""
+    if permission not in permissions_for(roles):
+        raise PermissionDeniedError(permission.value)
+
+
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """A route dependency: the verified caller, or 403 naming `permission`."""
+
+    async def dependency(principal: PrincipalDep) -> Principal:
+        check(principal.roles, permission)
+        actor_of(principal)  # refuse identities the tables cannot hold, on every route
+        return principal
+
+    dependency.__name__ = f"require_{permission.name.lower()}"
+    return dependency
+
+
+CanReadItems = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
+CanCreateItems = Annotated[Principal, Depends(require(Permission.ITEMS_CREATE))]
+CanUpdateItems = Annotated[Principal, Depends(require(Permission.ITEMS_UPDATE))]
+CanDeleteItems = Annotated[Principal, Depends(require(Permission.ITEMS_DELETE))]
+CanReadPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_READ))]
+CanCreatePedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CREATE))]
+CanConfirmPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CONFIRM))]
+CanCancelPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CANCEL))]
+CanFulfilPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_FULFIL))]
+
+
+# Column widths of tenant_id and the audit fields.
+MAX_TENANT_ID = 64
+MAX_SUBJECT = 255
+
+
+def actor_of(principal: Principal) -> Actor:
+    """The tenant and subject of a verified token, if this service can store them.
+
+    A signed token is trusted, but its claims still have to fit the tables: an oversized or
+    NUL-carrying tenant or subject is refused here (403) instead of failing in the database.
+    """
+    tenant, subject = principal.tenant_id, principal.subject
+    if not (0 < len(tenant) <= MAX_TENANT_ID and 0 < len(subject) <= MAX_SUBJECT) or (
+        "\x00" in tenant + subject
+    ):
+        raise UnusableIdentityError
+    return Actor(tenant_id=tenant, subject=subject)

@@ -1,0 +1,259 @@
+"""API docs served by the service itself, and the OpenAPI parts every service shares.
+
+- Swagger UI at `/docs` and ReDoc at `/redoc`, their scripts and styles under `/docs/assets/`
+  from the `fastapi-offline` wheel (locked in uv.lock): no CDN, no web font, no validator
+  badge, so a cluster without internet shows them.
+- The schema declares the bearer scheme (`bearerAuth`, a JWT), answers every error as
+  `application/problem+json` (RFC 9457), and documents `Idempotency-Key` on the routes that
+  mark themselves with `openapi_extra=idempotency_key(required=...)`.
+
+Routes that need a token depend on `BEARER` (or a dependency built on it); FastAPI then lists
+`bearerAuth` in their `security`, and they gain 401/403 problem responses here.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import (
+    get_redoc_html,
+    get_swagger_ui_html,
+    get_swagger_ui_oauth2_redirect_html,
+)
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPBearer
+from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
+
+from servicekit.problems import PROBLEM_CONTENT_TYPE
+
+ASSETS_PATH = "/docs/assets"
+# The docs pages may load only from this service. ReDoc's side menu links an image on
+# Redocly's CDN whatever its options say; this policy keeps the browser from asking for it
+# (ReDoc then hides the image), so no docs page makes a request beyond the service.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
+    "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+BEARER_SCHEME = "bearerAuth"
+
+# Shared by every route that takes a token, so the schema names one scheme.
+BEARER = HTTPBearer(
+    scheme_name=BEARER_SCHEME,
+    bearerFormat="JWT",
+    description="An RS256 access token from auth's `POST /oauth/token`.",
+    auto_error=False,
+)
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details",
+    "type": "object",
+    "properties": {
+        "type": {"type": "string", "format": "uri-reference", "default": "about:blank"},
+        "title": {"type": "string"},
+        "status": {"type": "integer", "minimum": 100, "maximum": 599},
+        "detail": {"type": "string"},
+        "instance": {"type": "string", "format": "uri-reference"},
+    },
+    "required": ["type", "title", "status"],
+    "additionalProperties": True,
+}
+_VALIDATION_PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "ValidationProblem",
+    "description": "RFC 9457 problem details listing each invalid field",
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {
+            "type": "object",
+            "properties": {
+                "errors": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "loc": {"type": "array", "items": {"type": "string"}},
+                            "field": {"type": "string"},
+                            "msg": {"type": "string"},
+                            "type": {"type": "string"},
+                        },
+                        "required": ["loc", "field", "msg", "type"],
+                    },
+                }
+            },
+        },
+    ],
+}
+
+
+def _problem(description: str, schema: str = "Problem") -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {PROBLEM_CONTENT_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+def idempotency_key(*, required: bool) -> dict[str, Any]:
+    """`openapi_extra` for a route that honours `Idempotency-Key`
+    (draft-ietf-httpapi-idempotency-key-header): the header and its error answers."""
+    return {
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": required,
+                "description": (
+                    "A unique key per intended operation. A retry with the same key and body "
+                    "replays the stored answer (`Idempotent-Replayed: true`); the same key "
+                    "with another body is 422; while the first is still running, 409."
+                ),
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            }
+        ],
+        "responses": {
+            **({"400": _problem("Idempotency-Key is required and missing")} if required else {}),
+            "409": _problem("A request with this Idempotency-Key is still in progress"),
+            "422": _problem(
+                "Invalid request, or Idempotency-Key reused with another body",
+                "ValidationProblem",
+            ),
+        },
+    }
+
+
+_FASTAPI_ERROR_SCHEMAS: tuple[dict[str, str], ...] = (
+    {},
+    {"$ref": "#/components/schemas/HTTPValidationError"},
+)
+
+
+def _problem_content(code: str, content: dict[str, Any] | None) -> dict[str, Any]:
+    """An error response's content: what the route declared, else problem+json.
+
+    FastAPI's placeholders (`application/json` with an empty schema, or its own
+    HTTPValidationError) are dropped: the services never answer errors that way.
+    """
+    content = dict(content or {})
+    declared = content.get("application/json")
+    if declared is not None and declared.get("schema", {}) in _FASTAPI_ERROR_SCHEMAS:
+        del content["application/json"]
+    if not content:
+        content = _problem("", "ValidationProblem" if code == "422" else "Problem")["content"]
+    return content
+
+
+def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the bearer scheme and problem+json errors on a generated schema."""
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    schemas["Problem"] = _PROBLEM_SCHEMA
+    schemas["ValidationProblem"] = _VALIDATION_PROBLEM_SCHEMA
+    components.setdefault("securitySchemes", {})[BEARER_SCHEME] = {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": "An RS256 access token (`Authorization: Bearer <token>`).",
+    }
+    for path_item in schema.get("paths", {}).values():
+        for operation in path_item.values():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            responses: dict[str, Any] = operation["responses"]
+            for code, response in responses.items():
+                if code[:1] in "45":
+                    response["content"] = _problem_content(code, response.get("content"))
+            if operation.get("security"):
+                responses.setdefault("401", _problem("Missing, invalid or expired access token"))
+                responses["401"].setdefault("headers", {})["WWW-Authenticate"] = {
+                    "description": "`Bearer` with the error, per RFC 6750",
+                    "schema": {"type": "string"},
+                }
+                responses.setdefault("403", _problem("The token lacks a required permission"))
+            if "health" not in operation.get("tags", ()):
+                responses.setdefault("default", _problem("Any other error (RFC 9457)"))
+    # FastAPI's own validation-error schemas, now that 422 answers are problems.
+    fastapi_own = ("HTTPValidationError", "ValidationError")
+    others = {n: s for n, s in schemas.items() if n not in fastapi_own}
+    in_use = json.dumps([schema["paths"], others])
+    for name in fastapi_own:
+        if f'"#/components/schemas/{name}"' not in in_use:
+            schemas.pop(name, None)
+    return schema
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Generate the schema once, with the shared security scheme and problem responses."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            generated = get_openapi(
+                title=app.title,
+                version=app.version,
+                openapi_version=app.openapi_version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+                servers=app.servers,
+            )
+            app.openapi_schema = _problemize(copy.deepcopy(generated))
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def assets_dir() -> Path:
+    """Swagger UI and ReDoc bundles from the fastapi-offline wheel (located, not imported)."""
+    spec = importlib.util.find_spec("fastapi_offline")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("fastapi-offline is not installed; it ships the docs assets")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+def install_docs(app: FastAPI) -> None:
+    """Serve `/docs` (Swagger UI), `/redoc` (ReDoc) and their assets from this process."""
+    openapi_url = app.openapi_url or "/openapi.json"
+    app.mount(ASSETS_PATH, StaticFiles(directory=assets_dir()), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _with_csp(
+            get_swagger_ui_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - Swagger UI",
+                oauth2_redirect_url=root + "/docs/oauth2-redirect",
+                swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
+                swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
+                swagger_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+                # No badge that would ask validator.swagger.io about our schema.
+                swagger_ui_parameters={"validatorUrl": None, "persistAuthorization": True},
+            )
+        )
+
+    @app.get("/docs/oauth2-redirect", include_in_schema=False)
+    async def swagger_ui_redirect() -> HTMLResponse:
+        return get_swagger_ui_oauth2_redirect_html()
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return _with_csp(
+            get_redoc_html(
+                openapi_url=root + openapi_url,
+                title=f"{app.title} - ReDoc",
+                redoc_js_url=f"{root}{ASSETS_PATH}/redoc.standalone.js",
+                redoc_favicon_url=f"{root}{ASSETS_PATH}/favicon.png",
+                with_google_fonts=False,
+            )
+        )
+
+
+def _with_csp(response: HTMLResponse) -> HTMLResponse:
+    response.headers["content-security-policy"] = DOCS_CSP
+    return response

@@ -1,0 +1,222 @@
+"""SIGTERM on a real service process: drain, refuse new connections, finish, close, exit 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import asyncpg
+import httpx
+import psutil
+import pytest
+
+from servicekit.embedded import free_port
+from tests.support.backends import Backends, asyncpg_dsn
+from tests.support.metrics import scrape, value
+from tests.support.processes import REPO_ROOT, ServiceProcess
+
+DRAIN_S = 2.0
+GRACEFUL_S = 10.0
+SLOW_S = 5.0
+IN_FLIGHT = 20
+
+
+def _wait_in_flight(base_url: str, at_least: int, timeout_s: float = 15) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # The scrape itself is one of the requests in flight.
+        if value(scrape(base_url), "http_requests_in_flight") >= at_least + 1:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"never saw {at_least} requests in flight")
+
+
+def _connections(database_url: str, application_name: str) -> int:
+    """Connections PostgreSQL has open for this application name."""
+
+    async def count() -> int:
+        conn = await asyncpg.connect(asyncpg_dsn(database_url))
+        try:
+            found: int = await conn.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1",
+                application_name,
+            )
+        finally:
+            await conn.close()
+        return found
+
+    return asyncio.run(count())
+
+
+@pytest.mark.parametrize("service", ["auth", "orders"])
+def test_sigterm_drains_then_finishes_in_flight_and_exits_zero(
+    service: str, tmp_path: Path, request: pytest.FixtureRequest, backends: Backends
+) -> None:
+    """20 slow requests survive SIGTERM; readiness is 503 during the drain while new
+    connections are still served; after the drain new connections are refused; a second
+    SIGTERM and a SIGINT change nothing; exit 0 in time; no database connection left."""
+    db_url: str = request.getfixturevalue(f"{service}_database_url")
+    prefix = service.upper()
+    app_name = f"{service}-shutdown-{uuid.uuid4().hex[:8]}"
+    env = {
+        f"{prefix}_DATABASE_URL": db_url,
+        f"{prefix}_ENVIRONMENT": "test",
+        f"{prefix}_SERVICE_NAME": app_name,  # also the pg_stat_activity application_name
+        f"{prefix}_DRAIN_WINDOW_S": str(DRAIN_S),
+        f"{prefix}_GRACEFUL_TIMEOUT_S": str(GRACEFUL_S),
+        "ORDERS_REDIS_URL": backends.redis_url,
+    }
+    proc = ServiceProcess(f"tests.support.slow_apps:{service}_app", env, tmp_path / "svc.log")
+    proc.start()
+    assert proc.process is not None
+    popen = proc.process
+    with ThreadPoolExecutor(max_workers=IN_FLIGHT) as pool:
+        try:
+            assert httpx.get(proc.base_url + "/health/ready").status_code == 200
+            slow: list[Future[httpx.Response]] = [
+                pool.submit(httpx.get, f"{proc.base_url}/test/slow?seconds={SLOW_S}", timeout=60)
+                for _ in range(IN_FLIGHT)
+            ]
+            _wait_in_flight(proc.base_url, IN_FLIGHT)
+            assert _connections(db_url, app_name) >= 1  # the pool is open
+
+            popen.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            ready = httpx.get(proc.base_url + "/health/ready", timeout=2)
+            assert ready.status_code == 503
+            assert ready.headers["content-type"] == "application/health+json"
+            assert ready.json()["status"] == "fail"
+
+            # A second SIGTERM and a SIGINT do not cut the drain window short.
+            popen.send_signal(signal.SIGTERM)
+            popen.send_signal(signal.SIGINT)
+            while time.monotonic() - t0 < DRAIN_S - 0.5:
+                # New connections are still accepted and served during the drain.
+                assert httpx.get(proc.base_url + "/health/live", timeout=2).status_code == 200
+                assert httpx.get(proc.base_url + "/health/ready", timeout=2).status_code == 503
+                time.sleep(0.2)
+            assert popen.poll() is None
+
+            time.sleep(max(0.0, t0 + DRAIN_S + 0.5 - time.monotonic()))
+            with pytest.raises(httpx.ConnectError):
+                httpx.get(proc.base_url + "/health/live", timeout=2)
+            assert not all(f.done() for f in slow), "the slow requests should still be running"
+
+            answers = [f.result(timeout=GRACEFUL_S) for f in slow]
+            assert [a.status_code for a in answers] == [200] * IN_FLIGHT
+            assert all(a.json() == {"slept": SLOW_S} for a in answers)
+
+            code = popen.wait(timeout=max(0.1, t0 + DRAIN_S + GRACEFUL_S + 2 - time.monotonic()))
+            elapsed = time.monotonic() - t0
+            assert code == 0, proc.read_log()[-3000:]
+            assert elapsed <= DRAIN_S + GRACEFUL_S + 2
+        finally:
+            proc.stop()
+    assert _connections(db_url, app_name) == 0
+    log = proc.read_log()
+    assert "draining" in log
+    assert "signal ignored" in log
+
+
+def test_request_still_running_at_graceful_timeout_is_cut_off_and_process_exits(
+    auth_database_url: str, tmp_path: Path
+) -> None:
+    """A request longer than drain + graceful timeout does not hold the process: it is
+    cancelled at the timeout and the process exits 0 within drain + timeout + 2 s."""
+    drain, graceful = 0.5, 2.0
+    env = {
+        "AUTH_DATABASE_URL": auth_database_url,
+        "AUTH_ENVIRONMENT": "test",
+        "AUTH_DRAIN_WINDOW_S": str(drain),
+        "AUTH_GRACEFUL_TIMEOUT_S": str(graceful),
+    }
+    proc = ServiceProcess("tests.support.slow_apps:auth_app", env, tmp_path / "svc.log").start()
+    assert proc.process is not None
+    popen = proc.process
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        try:
+            stuck = pool.submit(httpx.get, f"{proc.base_url}/test/slow?seconds=120", timeout=60)
+            _wait_in_flight(proc.base_url, 1)
+            popen.send_signal(signal.SIGTERM)
+            t0 = time.monotonic()
+            code = popen.wait(timeout=drain + graceful + 2)
+            elapsed = time.monotonic() - t0
+            assert code == 0
+            assert elapsed <= drain + graceful + 2
+            assert elapsed >= drain + graceful - 0.2  # it did wait for the request
+            try:
+                outcome = stuck.result(timeout=5).status_code
+            except httpx.TransportError:
+                outcome = None  # the connection closed without an answer
+            assert outcome != 200
+        finally:
+            proc.stop()
+    assert "timeout graceful shutdown exceeded" in proc.read_log()
+
+
+def _pid_namespaces_work() -> bool:
+    try:
+        probe = subprocess.run(
+            ["unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", "echo $$"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return probe.stdout.strip() == "1"
+
+
+def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
+    auth_database_url: str, tmp_path: Path
+) -> None:
+    """As a container's PID 1 (exec form), a process without its own SIGTERM handler ignores
+    SIGTERM. The runner, as PID 1 of a fresh PID namespace, drains and exits 0."""
+    if not _pid_namespaces_work():
+        pytest.skip("needs `unshare --pid` (root or user namespaces) to make a PID 1")
+    port = free_port()
+    log = (tmp_path / "pid1.log").open("wb")
+    env = {
+        **os.environ,
+        "AUTH_DATABASE_URL": auth_database_url,
+        "AUTH_ENVIRONMENT": "test",
+        "AUTH_DRAIN_WINDOW_S": "1",
+        "AUTH_GRACEFUL_TIMEOUT_S": "5",
+    }
+    cmd = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "servicekit.serve"]
+    wrapper = subprocess.Popen(
+        [*cmd, "auth_service.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=REPO_ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.TransportError):
+                if httpx.get(base + "/health/live", timeout=1).status_code == 200:
+                    break
+            assert wrapper.poll() is None, (tmp_path / "pid1.log").read_text()
+            time.sleep(0.1)
+        [pid_1] = psutil.Process(wrapper.pid).children()
+        os.kill(pid_1.pid, signal.SIGTERM)
+        t0 = time.monotonic()
+        assert httpx.get(base + "/health/ready", timeout=2).status_code == 503
+        assert wrapper.wait(timeout=1 + 5 + 2) == 0  # unshare passes on PID 1's status
+        assert time.monotonic() - t0 >= 1 - 0.1  # it drained first
+    finally:
+        if wrapper.poll() is None:
+            wrapper.kill()
+            wrapper.wait()
+    assert '"signal": "SIGTERM"' in (tmp_path / "pid1.log").read_text()

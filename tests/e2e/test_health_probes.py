@@ -1,0 +1,186 @@
+"""Probes of real service processes against real (and deliberately broken) dependencies."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from servicekit.embedded import EmbeddedRedis, free_port
+from servicekit.migrations import upgrade_head
+from tests.support.backends import Backends, create_database, drop_database
+from tests.support.processes import ServiceProcess
+
+CHECK_TIMEOUT_S = 1.0
+HEALTH_JSON = "application/health+json"
+
+
+def _closed_port_url(scheme: str = "postgresql://postgres") -> str:
+    """A URL to a loopback port nothing listens on (connections are refused)."""
+    return f"{scheme}@127.0.0.1:{free_port()}/nothing_here"
+
+
+def _wait_status(url: str, status: int, timeout_s: float) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = httpx.get(url, timeout=5)
+        if response.status_code == status or time.monotonic() > deadline:
+            return response
+        time.sleep(0.1)
+
+
+def _check(body: dict[str, object], key: str) -> dict[str, object]:
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    [entry] = checks[key]
+    assert isinstance(entry, dict)
+    return entry
+
+
+def _assert_no_secrets(text: str, *secrets: str) -> None:
+    for secret in ("127.0.0.1", "localhost", "postgresql", "redis://", *secrets):
+        assert secret not in text
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis only this test stops and starts (never the shared one)."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
+    yield server
+    server.stop()
+
+
+def test_orders_readiness_follows_redis_and_recovers_without_restart(
+    orders_database_url: str, own_redis: EmbeddedRedis, tmp_path: Path
+) -> None:
+    """Redis stops: ready is 503 within the check timeout, live stays 200; Redis is back:
+    ready is 200 again in the same process. The unreachable JWKS is only a warning."""
+    jwks_port = free_port()
+    env = {
+        "ORDERS_DATABASE_URL": orders_database_url,
+        "ORDERS_REDIS_URL": own_redis.url(),
+        "ORDERS_ENVIRONMENT": "test",
+        "ORDERS_JWKS_URL": f"http://127.0.0.1:{jwks_port}/.well-known/jwks.json",
+        "ORDERS_HEALTH_CHECK_TIMEOUT_S": str(CHECK_TIMEOUT_S),
+    }
+    proc = ServiceProcess("orders_service.main:create_app", env, tmp_path / "svc.log").start()
+    try:
+        ready = httpx.get(proc.base_url + "/health/ready")
+        assert ready.status_code == 200
+        assert ready.headers["content-type"] == HEALTH_JSON
+        body = ready.json()
+        assert body["status"] == "warn"  # the soft dependency is down, the pod stays ready
+        assert _check(body, "postgres:responseTime")["status"] == "pass"
+        redis = _check(body, "redis:responseTime")
+        assert redis["status"] == "pass"
+        assert redis["observedUnit"] == "ms"
+        assert isinstance(redis["observedValue"], float)
+        assert {"componentId", "time"} <= redis.keys()
+        assert _check(body, "jwks:responseTime")["status"] == "warn"
+        _assert_no_secrets(ready.text, str(jwks_port), str(own_redis.port))
+
+        own_redis.stop()
+        started = time.monotonic()
+        down = httpx.get(proc.base_url + "/health/ready", timeout=5)
+        assert time.monotonic() - started <= CHECK_TIMEOUT_S + 0.5
+        assert down.status_code == 503
+        assert down.json()["status"] == "fail"
+        assert _check(down.json(), "redis:responseTime")["status"] == "fail"
+        _assert_no_secrets(down.text, str(own_redis.port))
+        assert httpx.get(proc.base_url + "/health/live").status_code == 200
+
+        own_redis.start()  # same port, same data folder
+        back = _wait_status(proc.base_url + "/health/ready", 200, timeout_s=20)
+        assert back.status_code == 200, back.text
+        assert _check(back.json(), "redis:responseTime")["status"] == "pass"
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("service", ["auth", "orders"])
+def test_unreachable_database_fails_readiness_and_startup_but_not_liveness(
+    service: str, backends: Backends, tmp_path: Path
+) -> None:
+    prefix = service.upper()
+    dead_url = _closed_port_url()
+    env = {
+        f"{prefix}_DATABASE_URL": dead_url,
+        f"{prefix}_ENVIRONMENT": "test",
+        f"{prefix}_HEALTH_CHECK_TIMEOUT_S": str(CHECK_TIMEOUT_S),
+        "ORDERS_REDIS_URL": backends.redis_url,
+        "ORDERS_JWKS_URL": "http://127.0.0.1:9/jwks.json",
+    }
+    proc = ServiceProcess(f"{service}_service.main:create_app", env, tmp_path / "svc.log").start()
+    try:
+        started = time.monotonic()
+        ready = httpx.get(proc.base_url + "/health/ready", timeout=5)
+        assert time.monotonic() - started <= CHECK_TIMEOUT_S + 0.5
+        assert ready.status_code == 503
+        assert _check(ready.json(), "postgres:responseTime")["status"] == "fail"
+        startup = httpx.get(proc.base_url + "/health/startup", timeout=5)
+        assert startup.status_code == 503
+        assert httpx.get(proc.base_url + "/health/live").status_code == 200
+        for text in (ready.text, startup.text):
+            _assert_no_secrets(text, dead_url.split("@")[1].split("/")[0], "nothing_here")
+    finally:
+        assert proc.stop() == 0
+
+
+@pytest.mark.parametrize("service", ["auth", "orders"])
+def test_startup_is_503_until_a_fresh_database_is_migrated(
+    service: str, backends: Backends, tmp_path: Path
+) -> None:
+    prefix = service.upper()
+    db_url = asyncio.run(create_database(backends.postgres_url, f"test_startup_{service}"))
+    token = "details-token-for-operators"
+    env = {
+        f"{prefix}_DATABASE_URL": db_url,
+        f"{prefix}_ENVIRONMENT": "test",
+        f"{prefix}_HEALTH_DETAILS_TOKEN": token,
+        "ORDERS_REDIS_URL": backends.redis_url,
+        "ORDERS_JWKS_URL": "http://127.0.0.1:9/jwks.json",
+    }
+    proc = ServiceProcess(f"{service}_service.main:create_app", env, tmp_path / "svc.log").start()
+    try:
+        startup = httpx.get(proc.base_url + "/health/startup")
+        assert startup.status_code == 503
+        assert _check(startup.json(), "alembic:schemaVersion")["status"] == "fail"
+        assert _check(startup.json(), "postgres:responseTime")["status"] == "pass"
+        # The database answers, so the pod may be ready; it is the schema that is missing.
+        assert httpx.get(proc.base_url + "/health/ready").status_code == 200
+
+        details = httpx.get(
+            proc.base_url + "/health/details", headers={"authorization": f"Bearer {token}"}
+        )
+        assert details.json()["started"] is False
+        assert details.json()["versions"]["service"] == "0.1.0"
+        assert details.json()["uptime_s"] > 0
+        assert "alembic:schemaVersion" in details.json()["checks"]
+        assert httpx.get(proc.base_url + "/health/details").status_code == 401
+        wrong = {"authorization": "Bearer not-the-token"}
+        assert httpx.get(proc.base_url + "/health/details", headers=wrong).status_code == 401
+
+        upgrade_head(service, db_url)
+        after = httpx.get(proc.base_url + "/health/startup")
+        assert after.status_code == 200, after.text
+        assert after.json()["status"] == "pass"
+        assert httpx.get(proc.base_url + "/health/startup").status_code == 200
+    finally:
+        assert proc.stop() == 0
+        asyncio.run(drop_database(db_url))
+
+
+def test_details_view_is_not_served_without_a_configured_token(
+    auth_database_url: str, tmp_path: Path
+) -> None:
+    env = {"AUTH_DATABASE_URL": auth_database_url, "AUTH_ENVIRONMENT": "test"}
+    proc = ServiceProcess("auth_service.main:create_app", env, tmp_path / "svc.log").start()
+    try:
+        assert httpx.get(proc.base_url + "/health/details").status_code == 404
+        assert httpx.get(proc.base_url + "/health/startup").status_code == 200
+    finally:
+        assert proc.stop() == 0

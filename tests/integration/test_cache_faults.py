@@ -1,0 +1,135 @@
+"""RedisCache with a Redis of its own that the test stops, pauses and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from servicekit.cache import RedisCache
+from servicekit.embedded import EmbeddedRedis
+from servicekit.redis import create_redis
+from tests.support.cachetools import CountingCompute, cache_counter, read_until
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
+    """A Redis that keeps its data across a restart (RDB on SIGTERM), like a real one."""
+    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(own_redis: EmbeddedRedis) -> AsyncIterator[Redis]:
+    redis = create_redis(own_redis.url())
+    yield redis
+    await redis.aclose()
+
+
+def _cache(redis: Redis, **kwargs: object) -> RedisCache:
+    options: dict[str, object] = {
+        "name": "faults",
+        "namespace": "cache:",
+        "breaker_cooldown_s": 0.05,
+        "op_timeout_s": 1.0,  # a stopped Redis refuses at once; the deadline is for a slow one
+    }
+    options.update(kwargs)
+    return RedisCache(redis, **options)  # type: ignore[arg-type]
+
+
+async def test_cache_reads_answer_from_compute_while_redis_is_down_and_recover(
+    own_redis: EmbeddedRedis, client: Redis
+) -> None:
+    cache = _cache(client)
+    database = CountingCompute(b"row-v1")
+    assert await cache.get_or_compute("item:1", database, base_ttl_s=60) == b"row-v1"
+    errors_before = cache_counter("errors", "faults")
+
+    await asyncio.to_thread(own_redis.stop)
+    started = time.monotonic()
+    answers = [await cache.get_or_compute("item:1", database, base_ttl_s=60) for _ in range(20)]
+    elapsed = time.monotonic() - started
+
+    assert answers == [b"row-v1"] * 20
+    assert database.runs == 21  # every read went to the "database"
+    assert elapsed < 1.0
+    assert cache_counter("errors", "faults") - errors_before >= 1
+
+    await asyncio.to_thread(own_redis.start)
+    await asyncio.sleep(0.06)  # the breaker's cooldown
+    runs = database.runs
+    assert await cache.get_or_compute("item:1", database, base_ttl_s=60) == b"row-v1"
+    assert await cache.get_or_compute("item:1", database, base_ttl_s=60) == b"row-v1"
+    assert database.runs == runs  # served from Redis again (its data survived the restart)
+
+
+async def test_cache_slow_redis_costs_one_deadline_then_the_breaker_skips_it(
+    own_redis: EmbeddedRedis, client: Redis
+) -> None:
+    cache = _cache(client, breaker_cooldown_s=5.0, op_timeout_s=0.1)
+    database = CountingCompute(b"row")
+    await _cache(client).get_or_compute("k", database, base_ttl_s=60)
+    pauser = Redis.from_url(own_redis.url())
+    try:
+        await pauser.client_pause(1500, all=True)
+
+        started = time.monotonic()
+        first = await cache.get_or_compute("k", database, base_ttl_s=60)
+        first_took = time.monotonic() - started
+        started = time.monotonic()
+        rest = [await cache.get_or_compute("k", database, base_ttl_s=60) for _ in range(10)]
+        rest_took = time.monotonic() - started
+    finally:
+        await pauser.aclose()
+
+    assert first == b"row"
+    assert rest == [b"row"] * 10
+    assert 0.09 <= first_took < 1.0  # the 0.1 s deadline, not Redis's 1.5 s pause
+    assert rest_took < 0.1  # the breaker is open: no more waiting on Redis
+
+
+async def test_cache_invalidation_lost_to_an_outage_is_replayed_before_the_next_read(
+    own_redis: EmbeddedRedis, client: Redis
+) -> None:
+    """A write while Redis is down cannot delete the cached value; when Redis comes back
+    with its old data, the cache deletes it before it serves anything."""
+    cache = _cache(client)
+    assert await cache.get_or_compute("item:1", CountingCompute(b"v1"), base_ttl_s=60) == b"v1"
+
+    await asyncio.to_thread(own_redis.stop)  # saves v1 to the RDB file
+    assert await cache.invalidate("item:1") is False  # the write committed; Redis is away
+    await asyncio.to_thread(own_redis.start)
+    await asyncio.sleep(0.06)
+    assert await client.exists(cache.value_key("item:1")) == 1  # v1 is back from disk
+
+    assert await cache.get_or_compute("item:1", CountingCompute(b"v2"), base_ttl_s=60) == b"v2"
+
+
+async def test_cache_local_layer_is_cleared_when_the_invalidation_feed_had_a_gap(
+    own_redis: EmbeddedRedis, client: Redis
+) -> None:
+    """Invalidations published while a replica was cut off are lost to it: it forgets all."""
+    reader = _cache(client, local_ttl_s=60)
+    await reader.start()
+    try:
+        assert await reader.wait_subscribed()
+        assert await reader.get_or_compute("k", CountingCompute(b"v1"), base_ttl_s=60) == b"v1"
+
+        await asyncio.to_thread(own_redis.stop)
+        await asyncio.to_thread(own_redis.start)
+        other = create_redis(own_redis.url())
+        try:
+            writer = _cache(other)
+            await writer.invalidate("k")  # maybe before the reader re-subscribed: lost
+        finally:
+            await other.aclose()
+        # The reader notices the gap within moments and drops v1; its local TTL is 60 s.
+        assert await read_until(reader, "k", b"v2", within_s=5) == b"v2"
+        assert await reader.wait_subscribed()
+    finally:
+        await reader.aclose()

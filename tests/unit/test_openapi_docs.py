@@ -1,0 +1,106 @@
+"""The OpenAPI both services publish: bearer scheme, problem+json errors, Idempotency-Key."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.security import HTTPAuthorizationCredentials
+
+from auth_service.main import create_app as create_auth_app
+from auth_service.settings import AuthSettings
+from orders_service.main import create_app as create_orders_app
+from orders_service.settings import OrdersSettings
+from servicekit.app import create_service_app
+from servicekit.docs import BEARER, idempotency_key
+from servicekit.problems import PROBLEM_CONTENT_TYPE
+from servicekit.settings import ServiceSettings
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+
+
+def _app_with_marked_routes() -> FastAPI:
+    router = APIRouter(prefix="/api/v1")
+
+    @router.post("/pedidos", status_code=201, openapi_extra=idempotency_key(required=True))
+    async def create_pedido(credentials: Credentials, body: dict[str, Any]) -> dict[str, Any]:
+        return body
+
+    @router.get("/pedidos/{pedido_id}", responses={404: {"description": "No such pedido"}})
+    async def read_pedido(credentials: Credentials, pedido_id: int) -> dict[str, int]:
+        return {"id": pedido_id}
+
+    return create_service_app(
+        settings=ServiceSettings(environment="test"),
+        title="marked",
+        version="1.0",
+        routers=[router],
+    )
+
+
+def _schema(app: FastAPI) -> dict[str, Any]:
+    return app.openapi()
+
+
+@pytest.mark.parametrize(
+    "app",
+    [
+        create_auth_app(AuthSettings(environment="test")),
+        create_orders_app(OrdersSettings(environment="test")),
+    ],
+    ids=["auth", "orders"],
+)
+def test_each_service_declares_the_bearer_scheme_and_problem_schema(app: FastAPI) -> None:
+    schema = _schema(app)
+    scheme = schema["components"]["securitySchemes"]["bearerAuth"]
+    assert scheme == {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "JWT",
+        "description": scheme["description"],
+    }
+    assert schema["components"]["schemas"]["Problem"]["required"] == ["type", "title", "status"]
+    assert {"/health/live", "/health/ready", "/health/startup"} <= schema["paths"].keys()
+    assert "/metrics" not in schema["paths"]
+    assert "/docs" not in schema["paths"]
+
+
+def test_secured_route_documents_401_403_and_problem_errors() -> None:
+    schema = _schema(_app_with_marked_routes())
+    op = schema["paths"]["/api/v1/pedidos/{pedido_id}"]["get"]
+    assert op["security"] == [{"bearerAuth": []}]
+    for code in ("401", "403", "404", "422", "default"):
+        assert PROBLEM_CONTENT_TYPE in op["responses"][code]["content"], code
+    assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
+    assert op["responses"]["422"]["content"][PROBLEM_CONTENT_TYPE]["schema"] == {
+        "$ref": "#/components/schemas/ValidationProblem"
+    }
+    assert "HTTPValidationError" not in schema["components"]["schemas"]
+
+
+def test_marked_route_documents_the_idempotency_key_header() -> None:
+    schema = _schema(_app_with_marked_routes())
+    op = schema["paths"]["/api/v1/pedidos"]["post"]
+    [header] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+    assert header["in"] == "header"
+    assert header["required"] is True
+    assert {"400", "409", "422"} <= op["responses"].keys()
+    unmarked = schema["paths"]["/api/v1/pedidos/{pedido_id}"]["get"]
+    assert all(p["name"] != "Idempotency-Key" for p in unmarked.get("parameters", []))
+
+
+async def test_docs_pages_reference_only_their_own_assets() -> None:
+    app = create_auth_app(AuthSettings(environment="test"))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+        for page in ("/docs", "/redoc"):
+            html = (await client.get(page)).text
+            assert "/docs/assets/" in html
+            assert "https://" not in html
+            assert "http://" not in html
+        for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+            response = await client.get(f"/docs/assets/{asset}")
+            assert response.status_code == 200
+            assert len(response.content) > 10_000
