@@ -5,15 +5,21 @@ docs/hostile-input.md keeps the list with how each one was fixed.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
+from jsonschema import Draft202012Validator
+from pydantic import BaseModel, ValidationError
 
 from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
+from orders_service.items.schemas import ItemCreate, ItemUpdate
 from orders_service.main import create_app as create_orders_app
+from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate
 from orders_service.settings import OrdersSettings
 from servicekit.app import create_service_app
 from servicekit.settings import ServiceSettings
@@ -95,3 +101,52 @@ async def test_f3_problem_instance_is_a_uri_reference(sent: str, instance: str) 
     body = response.json()
     assert body["instance"] == instance
     assert URI_REFERENCE.match(body["instance"])
+
+
+# orders: the documented request schemas accept exactly what validation accepts -------------
+
+ORDERS_DOCUMENT: dict[str, Any] = _apps()["orders"].openapi()
+ORDERS_BODIES: dict[type[BaseModel], tuple[str, str]] = {
+    ItemCreate: ("/api/v1/items", "post"),
+    ItemUpdate: ("/api/v1/items/{item_id}", "patch"),
+    PedidoCreate: ("/api/v1/pedidos", "post"),
+    PedidoLineCreate: ("/api/v1/pedidos/{pedido_id}/items", "post"),
+}
+
+
+def _verdicts(model: type[BaseModel], body: Any) -> tuple[bool, bool]:
+    """(the documented schema accepts `body`, the API's validation accepts it)."""
+    path, method = ORDERS_BODIES[model]
+    operation = ORDERS_DOCUMENT["paths"][path][method]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    documented = Draft202012Validator({**schema, "components": ORDERS_DOCUMENT["components"]})
+    try:
+        model.model_validate_json(json.dumps(body))
+    except ValidationError:
+        return documented.is_valid(body), False
+    return documented.is_valid(body), True
+
+
+ITEM = {"sku": "SKU-1", "name": "Mug", "category": "tools", "quantity": 3}
+
+
+@pytest.mark.parametrize(
+    ("price", "valid"),
+    [
+        ({"amount": "", "currency": "AAA"}, False),  # the fuzzer's input
+        ({"amount": "", "currency": "BRL"}, False),
+        ({"amount": "12.50", "currency": "AAA"}, False),
+        ({"amount": "1e3", "currency": "BRL"}, False),
+        ({"amount": "12.505", "currency": "BRL"}, False),
+        ({"amount": "12.50", "currency": "JPY"}, False),
+        ({"amount": "12.00", "currency": "JPY"}, True),
+        ({"amount": "12.5", "currency": "BRL"}, True),
+        ({"amount": "9999999999.99", "currency": "USD"}, True),
+    ],
+)
+def test_o1_the_documented_price_is_the_accepted_price(price: dict[str, str], valid: bool) -> None:
+    """O1: `POST /api/v1/items` with `"price": {"amount": "", "currency": "AAA"}` matched the
+    documented schema (amount: any string; currency: any three capitals) and got a 422
+    (schemathesis ST202, schema-valid request rejected). The schema now lists the accepted
+    currencies and the amount's decimal form, per currency; validation accepts that form only."""
+    assert _verdicts(ItemCreate, {**ITEM, "price": price}) == (valid, valid)
