@@ -150,3 +150,20 @@ def test_o1_the_documented_price_is_the_accepted_price(price: dict[str, str], va
     (schemathesis ST202, schema-valid request rejected). The schema now lists the accepted
     currencies and the amount's decimal form, per currency; validation accepts that form only."""
     assert _verdicts(ItemCreate, {**ITEM, "price": price}) == (valid, valid)
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (PedidoLineCreate, {"item_id": "952b91db-4f1e-379f-a8b7-a79d68feeac9", "quantity": 2287.0}),
+        (ItemCreate, {**ITEM, "price": {"amount": "1", "currency": "BRL"}, "quantity": 0.0}),
+    ],
+)
+def test_o2_an_integral_json_number_is_an_integer(model: type[BaseModel], body: Any) -> None:
+    """O2: `POST /api/v1/pedidos/{id}/items` with `"quantity": 2287.0` matched the documented
+    `"type": "integer"` (JSON Schema counts 2287.0 as one) and got a 422: strict validation
+    refused the float. An integral number is now taken as the integer it is; "5", true and 2.5
+    are still refused."""
+    assert _verdicts(model, body) == (True, True)
+    for wrong in ("5", True, 2.5):
+        assert _verdicts(model, {**body, "quantity": wrong}) == (False, False)

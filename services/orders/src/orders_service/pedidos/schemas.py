@@ -19,6 +19,7 @@ from pydantic import (
 )
 from typing_extensions import TypedDict
 
+from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
 from orders_service.money import Money, format_amount
 from orders_service.pedidos.models import (
@@ -32,7 +33,7 @@ from orders_service.pedidos.models import (
 CustomerId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", strict=True)
 ]
-LineQuantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
+LineQuantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True), WholeNumber]
 # A percentage: JSON number or decimal string, at most two decimals, 0 to 100.
 Discount = Annotated[
     Decimal,
