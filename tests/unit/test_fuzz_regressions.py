@@ -167,3 +167,15 @@ def test_o2_an_integral_json_number_is_an_integer(model: type[BaseModel], body: 
     assert _verdicts(model, body) == (True, True)
     for wrong in ("5", True, 2.5):
         assert _verdicts(model, {**body, "quantity": wrong}) == (False, False)
+
+
+def test_o3_a_patch_documents_no_null_since_it_refuses_null() -> None:
+    """O3: `PATCH /api/v1/items/{id}` with `{"sku": null, ...}` matched the documented schema
+    (every field `anyOf: [..., null]`) and got a 422 (null is not a value of any item field).
+    None stays the "omitted" default in code, but the schema no longer offers null."""
+    assert _verdicts(ItemUpdate, {"sku": None}) == (False, False)
+    assert _verdicts(ItemUpdate, {"status": None}) == (False, False)
+    assert _verdicts(ItemUpdate, {}) == (True, True)
+    assert _verdicts(ItemUpdate, {"status": "inactive", "quantity": 2}) == (True, True)
+    properties = ORDERS_DOCUMENT["components"]["schemas"]["ItemUpdate"]["properties"]
+    assert all("default" not in field for field in properties.values())  # no null to copy

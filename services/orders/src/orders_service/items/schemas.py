@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -48,6 +49,12 @@ class ItemCreate(BaseModel):
     quantity: Quantity
 
 
+def _no_null_defaults(schema: dict[str, Any]) -> None:
+    for field in schema.get("properties", {}).values():
+        if field.get("default", 0) is None:
+            del field["default"]
+
+
 class ItemUpdate(BaseModel):
     """PATCH /items/{id} body: any subset of the create fields, plus `status`.
 
@@ -55,16 +62,18 @@ class ItemUpdate(BaseModel):
     active, inactive or discontinued; out_of_stock follows from the quantity and is not set.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
 
-    sku: Sku | None = None
-    name: Name | None = None
-    description: Description | None = None
-    price: MoneyIn | None = None
-    category: Category | None = None
-    tags: Tags | None = None
-    quantity: Quantity | None = None
-    status: Literal["active", "inactive", "discontinued"] | None = None
+    # `None` only marks "omitted": SkipJsonSchema keeps null out of the documented schema,
+    # since a null sent explicitly is refused below.
+    sku: Sku | SkipJsonSchema[None] = None
+    name: Name | SkipJsonSchema[None] = None
+    description: Description | SkipJsonSchema[None] = None
+    price: MoneyIn | SkipJsonSchema[None] = None
+    category: Category | SkipJsonSchema[None] = None
+    tags: Tags | SkipJsonSchema[None] = None
+    quantity: Quantity | SkipJsonSchema[None] = None
+    status: Literal["active", "inactive", "discontinued"] | SkipJsonSchema[None] = None
 
     @field_validator("*", mode="before")
     @classmethod
