@@ -179,3 +179,21 @@ def test_o3_a_patch_documents_no_null_since_it_refuses_null() -> None:
     assert _verdicts(ItemUpdate, {"status": "inactive", "quantity": 2}) == (True, True)
     properties = ORDERS_DOCUMENT["components"]["schemas"]["ItemUpdate"]["properties"]
     assert all("default" not in field for field in properties.values())  # no null to copy
+
+
+@pytest.mark.parametrize(
+    ("model", "body"),
+    [
+        (ItemUpdate, {"description": "\x00"}),  # the fuzzer's input
+        (ItemUpdate, {"name": "Mug\x00"}),
+        (ItemUpdate, {"tags": ["a\x00b"]}),
+        (ItemCreate, {**ITEM, "price": {"amount": "1", "currency": "BRL"}, "category": "\x00x"}),
+    ],
+)
+def test_o4_text_documents_that_nul_is_refused(model: type[BaseModel], body: Any) -> None:
+    """O4: `PATCH /api/v1/items/{id}` with `{"description": "\\u0000"}` matched the documented
+    schema (any string) and got a 422: PostgreSQL text cannot hold NUL, so every text field
+    refuses it. The fields' schemas now say so (a pattern, or an extra one beside their own)."""
+    assert _verdicts(model, body) == (False, False)
+    clean = json.loads(json.dumps(body).replace("\\u0000", ""))
+    assert _verdicts(model, clean) == (True, True)
