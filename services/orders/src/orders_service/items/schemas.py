@@ -13,17 +13,17 @@ from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from orders_service._numbers import WholeNumber
-from orders_service._text import NoNul
+from orders_service._text import TRIMMED, VISIBLE, NoNul
 from orders_service.items.models import Item, ItemStatus
 from orders_service.money import Money, MoneyIn
 
 Sku = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", strict=True), NoNul]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE, strict=True), NoNul]
 Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
-Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S", strict=True), NoNul]
-Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", strict=True), NoNul]
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=VISIBLE, strict=True), NoNul]
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=TRIMMED, strict=True), NoNul]
 # Stock is an INTEGER column; strict: "5" and true are not quantities (5.0 is: it is 5).
 Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True), WholeNumber]
 
