@@ -8,7 +8,6 @@ from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
-from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
@@ -49,10 +48,20 @@ class ItemCreate(BaseModel):
     quantity: Quantity
 
 
-def _no_null_defaults(schema: dict[str, Any]) -> None:
+def _no_null(schema: dict[str, Any]) -> None:
+    """Publish the fields without their null option and null default: None marks "omitted"
+    in code, and a null sent explicitly is refused."""
     for field in schema.get("properties", {}).values():
         if field.get("default", 0) is None:
             del field["default"]
+        options = field.pop("anyOf", None)
+        if options is None:
+            continue
+        kept = [option for option in options if option != {"type": "null"}]
+        if len(kept) == 1:
+            field.update(kept[0])
+        else:
+            field["anyOf"] = kept
 
 
 class ItemUpdate(BaseModel):
@@ -62,18 +71,16 @@ class ItemUpdate(BaseModel):
     active, inactive or discontinued; out_of_stock follows from the quantity and is not set.
     """
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null_defaults)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null)
 
-    # `None` only marks "omitted": SkipJsonSchema keeps null out of the documented schema,
-    # since a null sent explicitly is refused below.
-    sku: Sku | SkipJsonSchema[None] = None
-    name: Name | SkipJsonSchema[None] = None
-    description: Description | SkipJsonSchema[None] = None
-    price: MoneyIn | SkipJsonSchema[None] = None
-    category: Category | SkipJsonSchema[None] = None
-    tags: Tags | SkipJsonSchema[None] = None
-    quantity: Quantity | SkipJsonSchema[None] = None
-    status: Literal["active", "inactive", "discontinued"] | SkipJsonSchema[None] = None
+    sku: Sku | None = None
+    name: Name | None = None
+    description: Description | None = None
+    price: MoneyIn | None = None
+    category: Category | None = None
+    tags: Tags | None = None
+    quantity: Quantity | None = None
+    status: Literal["active", "inactive", "discontinued"] | None = None
 
     @field_validator("*", mode="before")
     @classmethod
