@@ -224,3 +224,30 @@ def test_o5_blank_means_the_same_to_the_schema_and_to_validation(
     \\x1c-\\x1f as whitespace and Rust's regex (pydantic) does not, and ECMA-262 (JSON Schema)
     has a third list. The patterns now spell whitespace out, the union of the three lists."""
     assert _verdicts(ItemUpdate, body) == (valid, valid)
+
+
+LINE = {"item_id": "00000000-0000-4000-8000-000000000001", "quantity": 3}
+
+
+@pytest.mark.parametrize(
+    ("discount", "valid"),
+    [
+        ("", False),  # the fuzzer's input
+        ("100.5", False),
+        ("007", False),
+        ("1e1", False),
+        (12.5, False),
+        (True, False),
+        (101, False),
+        ("12.5", True),
+        ("100.00", True),
+        (10, True),
+        (10.0, True),
+    ],
+)
+def test_o6_the_documented_discount_is_the_accepted_discount(discount: Any, valid: bool) -> None:
+    """O6: `POST /api/v1/pedidos/{id}/items` with `"discount": ""` matched the documented
+    schema (`anyOf: [number 0..100, any string]`) and got a 422. A discount is now a whole
+    number 0..100 or decimal text with at most two decimals, in the schema and in validation
+    alike (a fractional JSON number such as 12.5 is refused: send "12.5")."""
+    assert _verdicts(PedidoLineCreate, {**LINE, "discount": discount}) == (valid, valid)
