@@ -17,9 +17,9 @@ from pydantic import BaseModel, ValidationError
 
 from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
-from orders_service.items.schemas import ItemCreate, ItemUpdate
+from orders_service.items.schemas import ItemCreate, ItemListQuery, ItemUpdate
 from orders_service.main import create_app as create_orders_app
-from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate
+from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate, PedidoListQuery
 from orders_service.settings import OrdersSettings
 from servicekit.app import create_service_app
 from servicekit.settings import ServiceSettings
@@ -251,3 +251,45 @@ def test_o6_the_documented_discount_is_the_accepted_discount(discount: Any, vali
     number 0..100 or decimal text with at most two decimals, in the schema and in validation
     alike (a fractional JSON number such as 12.5 is refused: send "12.5")."""
     assert _verdicts(PedidoLineCreate, {**LINE, "discount": discount}) == (valid, valid)
+
+
+def _query_verdicts(path: str, model: type[BaseModel], name: str, value: str) -> tuple[bool, bool]:
+    """(the documented query parameter accepts `value`, the API's validation accepts it)."""
+    parameters = ORDERS_DOCUMENT["paths"][path]["get"]["parameters"]
+    schema = next(p["schema"] for p in parameters if p["name"] == name)
+    documented = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    try:
+        model.model_validate({name: value})
+    except ValidationError:
+        return documented.is_valid(value), False
+    return documented.is_valid(value), True
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("", False),  # the fuzzer's input
+        ("abc", False),
+        ("1e3", False),
+        ("-1", False),
+        ("12.505", False),
+        ("12.5", True),
+        ("0", True),
+        ("9999999999.99", True),
+    ],
+)
+@pytest.mark.parametrize(
+    ("path", "model", "name"),
+    [
+        ("/api/v1/items", ItemListQuery, "min_price"),
+        ("/api/v1/items", ItemListQuery, "max_price"),
+        ("/api/v1/pedidos", PedidoListQuery, "min_total"),
+    ],
+)
+def test_o7_a_price_bound_in_a_query_is_documented_as_the_text_it_is(
+    path: str, model: type[BaseModel], name: str, value: str, valid: bool
+) -> None:
+    """O7: `GET /api/v1/items?max_price=` (empty) matched the documented parameter (`anyOf:
+    [number, any string]`) and got a 422. A query value is text: the bounds are documented and
+    validated as plain decimal text, like amounts."""
+    assert _query_verdicts(path, model, name, value) == (valid, valid)

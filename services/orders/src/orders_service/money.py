@@ -73,6 +73,13 @@ def _amount_must_be_text(value: Any) -> Any:
     )
 
 
+def _amount_text(value: Any) -> Any:
+    # A query value is text; a plain decimal, as amounts are written (no "1e3", no "").
+    if isinstance(value, Decimal) or (isinstance(value, str) and _AMOUNT_TEXT.match(value)):
+        return value
+    raise PydanticCustomError("amount_text", 'an amount is decimal text such as "12.50"')
+
+
 def _known_currency(value: str) -> str:
     if value not in CURRENCIES:
         raise PydanticCustomError("currency_unknown", "unknown or unsupported ISO 4217 currency")
@@ -85,6 +92,15 @@ Amount = Annotated[
     Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
     AfterValidator(to_cents),
     PlainSerializer(format_amount, return_type=str, when_used="json"),
+]
+# An amount given alone, as text (a price or total bound in a query string).
+AmountText = Annotated[
+    Decimal,
+    BeforeValidator(_amount_text),
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(
+        {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]}, mode="validation"
+    ),
 ]
 Currency = Annotated[
     str,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
@@ -14,7 +13,7 @@ from typing_extensions import TypedDict
 from orders_service._numbers import WholeNumber
 from orders_service._text import TRIMMED, VISIBLE, NoNul
 from orders_service.items.models import Item, ItemStatus
-from orders_service.money import Money, MoneyIn
+from orders_service.money import AmountText, Money, MoneyIn
 
 Sku = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)
@@ -151,7 +150,7 @@ ItemSort = Literal[
     "sku",
     "-sku",
 ]
-PriceBound = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+PriceBound = AmountText
 
 
 class ItemListQuery(BaseModel):

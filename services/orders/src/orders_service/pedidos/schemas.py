@@ -25,7 +25,7 @@ from typing_extensions import TypedDict
 
 from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
-from orders_service.money import Money, format_amount
+from orders_service.money import AmountText, Money, format_amount
 from orders_service.pedidos.models import (
     Pedido,
     PedidoStatus,
@@ -184,7 +184,7 @@ class PedidoPage(TypedDict):
 PEDIDO_PAGE: TypeAdapter[PedidoPage] = TypeAdapter(PedidoPage)
 
 PedidoSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
-MinTotal = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+MinTotal = AmountText
 
 
 class PedidoListQuery(BaseModel):
