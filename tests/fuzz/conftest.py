@@ -26,11 +26,11 @@ def fuzz_issuer() -> Iterator[tuple[TestIssuer, JwksServer]]:
         yield issuer, server
 
 
-def caller_headers(issuer: TestIssuer, caller: str) -> dict[str, str]:
+def issuer_headers(issuer: TestIssuer, caller: str) -> dict[str, str]:
     """The headers a caller sends: none for anonymous, a bearer token of its role otherwise."""
     if caller == "anonymous":
         return {}
-    token = issuer.issue(sub=f"fuzz-{caller}", tenant_id=FUZZ_TENANT, roles=[caller], ttl_s=3600)
+    token = issuer.issue(sub=f"fuzz-{caller}", tenant_id=FUZZ_TENANT, roles=[caller], ttl_s=7200)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -17,7 +17,7 @@ from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from orders_service.main import create_app as create_orders_app
 from orders_service.settings import OrdersSettings
-from tests.fuzz.conftest import CALLERS, caller_headers
+from tests.fuzz.conftest import CALLERS, issuer_headers
 from tests.fuzz.harness import call_and_validate, schema_from_document
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer
@@ -54,7 +54,7 @@ def test_auth_api_holds_against_generated_input(
 ) -> None:
     """For any request the auth document allows (and many it forbids), as any caller: no 5xx,
     answers as documented, every error problem+json, protective headers on every answer."""
-    call_and_validate(case, auth_process.base_url, caller_headers(fuzz_issuer[0], caller))
+    call_and_validate(case, auth_process.base_url, issuer_headers(fuzz_issuer[0], caller))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
@@ -66,4 +66,4 @@ def test_orders_api_holds_against_generated_input(
     fuzz_issuer: tuple[TestIssuer, JwksServer],
 ) -> None:
     """The same laws for every operation of the orders document."""
-    call_and_validate(case, orders_process.base_url, caller_headers(fuzz_issuer[0], caller))
+    call_and_validate(case, orders_process.base_url, issuer_headers(fuzz_issuer[0], caller))
