@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from urllib.parse import urlencode
 
 import httpx
 
+from auth_service.clients import service as clients_service
+from auth_service.clients.schemas import ClientCreate
+from auth_service.settings import AuthSettings
 from bench.stack import BenchStack
+from servicekit.db import create_engine, create_sessionmaker
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,34 @@ def _orders_item_page(stack: BenchStack) -> Request:
     )
 
 
+async def _create_client(database_url: str) -> tuple[str, str]:
+    settings = AuthSettings(database_url=database_url)
+    engine = create_engine(settings, application_name="bench")
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            client, secret = await clients_service.create_client(
+                session,
+                data=ClientCreate(name="bench", roles=["editor"]),
+                tenant_id="bench",
+                now=datetime.now(UTC),
+            )
+    finally:
+        await engine.dispose()
+    return client.client_id, secret
+
+
+def _client_credentials(stack: BenchStack) -> Request:
+    """POST /oauth/token for a service client created straight in auth's database."""
+    client_id, secret = asyncio.run(_create_client(stack.env["AUTH_DATABASE_URL"]))
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    return Request(
+        "/oauth/token",
+        method="POST",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        body=urlencode(form).encode(),
+    )
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("baseline: Starlette fixed bytes", "baseline", _fixed("/health/live")),
     Scenario("auth GET /health/live", "auth", _fixed("/health/live")),
@@ -110,4 +145,6 @@ SCENARIOS: list[Scenario] = [
     # Authenticated (RS256 token, verified claims cached) and read from PostgreSQL every time.
     Scenario("orders GET /api/v1/items/{id} (auth, db)", "orders", _orders_item_by_id),
     Scenario("orders GET /api/v1/items page of 20 (auth, db)", "orders", _orders_item_page),
+    Scenario("auth GET /.well-known/jwks.json", "auth", _fixed("/.well-known/jwks.json")),
+    Scenario("auth POST /oauth/token client_credentials", "auth", _client_credentials),
 ]

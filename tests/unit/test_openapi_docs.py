@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from typing import Annotated, Any
 
 import httpx
@@ -104,3 +106,14 @@ async def test_docs_pages_reference_only_their_own_assets() -> None:
             response = await client.get(f"/docs/assets/{asset}")
             assert response.status_code == 200
             assert len(response.content) > 10_000
+
+
+def test_no_ref_in_any_service_document_points_outside_components() -> None:
+    """ReDoc resolves refs from the document root: a nested `#/$defs/...` breaks it."""
+    for app in (create_auth_app(), create_orders_app()):
+        text = json.dumps(app.openapi())
+        assert '"$defs"' not in text
+        assert "#/$defs/" not in text
+        for ref in re.findall(r'"\$ref": "([^"]+)"', text):
+            name = ref.removeprefix("#/components/schemas/")
+            assert name in app.openapi()["components"]["schemas"], ref

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import base64
+import secrets
+
 import pytest
 from pydantic import SecretStr, ValidationError
 
@@ -18,7 +21,8 @@ def test_production_refuses_missing_or_default_secret(kek: str | None) -> None:
 
 
 def test_production_starts_with_a_real_secret() -> None:
-    s = AuthSettings(environment="production", key_encryption_key=SecretStr("x" * 44))
+    kek = base64.b64encode(secrets.token_bytes(32)).decode()  # AES-256: 32 bytes, base64
+    s = AuthSettings(environment="production", key_encryption_key=SecretStr(kek))
     assert s.is_production
 
 

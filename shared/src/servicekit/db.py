@@ -23,7 +23,11 @@ def create_engine(settings: ServiceSettings, *, application_name: str | None = N
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
-        pool_pre_ping=True,
+        # Off by default: a ping is one more round trip on every checkout. A connection that
+        # died with the server fails its request with a 503 (servicekit.unavailable) and
+        # SQLAlchemy then discards the whole stale pool; recycling bounds connection age.
+        pool_pre_ping=settings.database_pool_pre_ping,
+        pool_recycle=settings.database_pool_recycle_s,
         connect_args={
             "server_settings": {"application_name": application_name or settings.service_name},
             "timeout": 5,

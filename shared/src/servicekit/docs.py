@@ -187,6 +187,33 @@ def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
+def _hoist_defs(spec: dict[str, Any]) -> dict[str, Any]:
+    """Move `$defs` nested in hand-written schemas into components and fix their refs.
+
+    A route's `openapi_extra`/`responses` may embed `Model.model_json_schema()`, whose
+    sub-models sit under a local `$defs` that `#/$defs/...` refs point into; those refs are
+    not valid from the document root and make ReDoc fail ("Invalid reference token: $defs").
+    """
+    components = spec.setdefault("components", {}).setdefault("schemas", {})
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for name, schema in node.pop("$defs", {}).items():
+                components.setdefault(name, schema)
+                walk(schema)
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                node["$ref"] = "#/components/schemas/" + ref.removeprefix("#/$defs/")
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(spec)
+    return spec
+
+
 def install_openapi(app: FastAPI) -> None:
     """Generate the schema once, with the shared security scheme and problem responses."""
 
@@ -201,7 +228,7 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
                 servers=app.servers,
             )
-            app.openapi_schema = _problemize(copy.deepcopy(generated))
+            app.openapi_schema = _hoist_defs(_problemize(copy.deepcopy(generated)))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from servicekit.jsonutil import dumps
+from servicekit.unavailable import dependency_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://errors.example.com/problems/"
@@ -163,6 +164,17 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
+    if dependency_unavailable(exc):
+        log.warning(
+            "dependency unavailable", extra={"path": request.url.path, "error": type(exc).__name__}
+        )
+        return problem_response(
+            503,
+            detail="A backing service is unavailable; retry shortly.",
+            type_=problem_type("dependency-unavailable"),
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
     # The traceback goes to the log (with the request id); the client learns nothing internal.
     log.exception("unhandled error", extra={"path": request.url.path})
     return problem_response(500, detail="An unexpected error occurred.", instance=request.url.path)

@@ -48,6 +48,8 @@ class ServiceSettings(BaseSettings):
     database_pool_size: int = Field(default=10, ge=1, le=200)
     database_max_overflow: int = Field(default=5, ge=0, le=200)
     database_pool_timeout_s: float = Field(default=5.0, gt=0)
+    database_pool_pre_ping: bool = False
+    database_pool_recycle_s: int = Field(default=1800, ge=60)
     log_level: str = "INFO"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)

@@ -1,13 +1,272 @@
-"""`auth-service` console script."""
+"""`auth-service` console script: migrations, key life cycle, first users and clients."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import getpass
+import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from typing import TypeVar
 
-from auth_service.settings import get_settings
+from pydantic import SecretStr, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.clients import service as clients_service
+from auth_service.clients.schemas import ClientCreate
+from auth_service.errors import AuthError
+from auth_service.keys import service as keys_service
+from auth_service.keys._crypto import KeyWrapper
+from auth_service.keys.models import KeyPurpose, KeyStatus
+from auth_service.keys.service import KeyLifecycleError, KeyPolicy
+from auth_service.settings import AuthSettings, get_settings
+from auth_service.users import service as users_service
+from auth_service.users.schemas import ROLES, TENANT_PATTERN, UserCreate
 from servicekit.cli import add_migrate_command, add_serve_command, dispatch
+from servicekit.db import create_engine, create_sessionmaker
+
+T = TypeVar("T")
+
+
+class CommandError(Exception):
+    """Reported on stderr with exit status 1."""
+
+
+def say(text: str) -> None:
+    print(text)  # noqa: T201 - a command's own output
+
+
+def in_transaction(settings: AuthSettings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `work` in one committed transaction on a short-lived engine."""
+
+    async def run() -> T:
+        engine = create_engine(settings, application_name="auth-service-cli")
+        try:
+            async with create_sessionmaker(engine).begin() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def _wrapper(settings: AuthSettings) -> KeyWrapper:
+    kek = settings.key_encryption_key_bytes()
+    if kek is None:
+        # A throwaway key would wrap keys the running service can never open.
+        raise CommandError(
+            "AUTH_KEY_ENCRYPTION_KEY must be set (the one the service uses) to create keys"
+        )
+    return KeyWrapper(kek)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _fmt(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "-"
+
+
+# -- keys -------------------------------------------------------------------------------------
+
+
+def keys_list(_: argparse.Namespace) -> int:
+    settings = get_settings()
+    policy = KeyPolicy.from_settings(settings)
+    rows = in_transaction(settings, keys_service.list_keys)
+    say(
+        f"{'kid':<44} {'purpose':<8} {'status':<8} {'created':<21} {'activated':<21} "
+        f"{'retired/revoked':<21} removable"
+    )
+    for key in rows:
+        ended = key.retired_at if key.status == KeyStatus.RETIRED else key.revoked_at
+        removable = ended + policy.grace(KeyPurpose(key.purpose)) if ended else None
+        say(
+            f"{key.kid:<44} {key.purpose:<8} {key.status:<8} {_fmt(key.created_at):<21} "
+            f"{_fmt(key.activated_at):<21} {_fmt(ended):<21} {_fmt(removable)}"
+        )
+    return 0
+
+
+def keys_rotate(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    wrapper = _wrapper(settings)
+    purposes = list(KeyPurpose) if args.purpose == "all" else [KeyPurpose(args.purpose)]
+
+    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
+        policy, now = KeyPolicy.from_settings(settings), _now()
+        changes = await keys_service.rotate(
+            session, purposes=purposes, policy=policy, wrapper=wrapper, now=now, force=args.force
+        )
+        if args.prune:
+            changes += await keys_service.prune(session, policy=policy, now=now)
+        return changes
+
+    for change in in_transaction(settings, work):
+        say(str(change))
+    return 0
+
+
+def keys_revoke(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    wrapper = _wrapper(settings)
+
+    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
+        return await keys_service.revoke(
+            session,
+            kid=args.kid,
+            policy=KeyPolicy.from_settings(settings),
+            wrapper=wrapper,
+            now=_now(),
+        )
+
+    for change in in_transaction(settings, work):
+        say(str(change))
+    return 0
+
+
+def keys_prune(_: argparse.Namespace) -> int:
+    settings = get_settings()
+
+    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
+        return await keys_service.prune(
+            session, policy=KeyPolicy.from_settings(settings), now=_now()
+        )
+
+    changes = in_transaction(settings, work)
+    for change in changes:
+        say(str(change))
+    if not changes:
+        say("nothing to prune")
+    return 0
+
+
+# -- users and clients ------------------------------------------------------------------------
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return str(args.password)
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise CommandError("the passwords differ")
+        return first
+    # Piped: the first line of stdin, so the password never shows in a process list.
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def users_create(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    try:
+        data = UserCreate(
+            email=args.email, password=SecretStr(_read_password(args)), roles=args.role
+        )
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise CommandError(f"invalid {fields}") from None
+
+    async def work(session: AsyncSession) -> str:
+        passwords = await users_service.Passwords.create(settings)
+        user = await users_service.create_user(
+            session,
+            data=data,
+            tenant_id=args.tenant,
+            passwords=passwords,
+            settings=settings,
+            now=_now(),
+        )
+        return str(user.id)
+
+    user_id = in_transaction(settings, work)
+    say(f"user {user_id} <{data.email}> roles={','.join(data.roles)} tenant={args.tenant}")
+    return 0
+
+
+def clients_create(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    try:
+        data = ClientCreate(name=args.name, roles=args.role)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise CommandError(f"invalid {fields}") from None
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        client, secret = await clients_service.create_client(
+            session, data=data, tenant_id=args.tenant, now=_now()
+        )
+        return client.client_id, secret
+
+    client_id, secret = in_transaction(settings, work)
+    say(f"client_id={client_id}")
+    say(f"client_secret={secret}")
+    say("the secret is shown only now; the service keeps a digest")
+    return 0
+
+
+# -- parser -----------------------------------------------------------------------------------
+
+
+def _tenant(value: str) -> str:
+    if not re.fullmatch(TENANT_PATTERN, value):
+        raise argparse.ArgumentTypeError("letters, digits, '.', '_' or '-', at most 64")
+    return value
+
+
+def _add_keys(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("keys", help="signing keys: list, rotate, revoke, prune")
+    ksub = keys.add_subparsers(title="keys commands", required=True)
+    ksub.add_parser("list", help="every key with its state and dates").set_defaults(
+        handler=keys_list
+    )
+    rotate = ksub.add_parser(
+        "rotate",
+        help="promote next to active when due (safe to run from a CronJob, concurrently)",
+    )
+    rotate.add_argument("--purpose", choices=["access", "refresh", "all"], default="all")
+    rotate.add_argument(
+        "--force",
+        action="store_true",
+        help="rotate before the rotation period ends (still waits for the next key's max-age)",
+    )
+    rotate.add_argument(
+        "--prune", action="store_true", help="also delete keys whose grace period ended"
+    )
+    rotate.set_defaults(handler=keys_rotate)
+    revoke = ksub.add_parser("revoke", help="compromise: drop a key from JWKS at once")
+    revoke.add_argument("kid")
+    revoke.set_defaults(handler=keys_revoke)
+    ksub.add_parser("prune", help="delete keys whose grace period ended").set_defaults(
+        handler=keys_prune
+    )
+
+
+def _add_users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    users = sub.add_parser("users", help="users")
+    usub = users.add_subparsers(title="users commands", required=True)
+    create = usub.add_parser(
+        "create", help="create a user; the password comes from --password, stdin or a prompt"
+    )
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", required=True, action="append", choices=ROLES)
+    create.add_argument("--tenant", required=True, type=_tenant)
+    create.add_argument(
+        "--password", help="visible to other local users in the process list; prefer stdin"
+    )
+    create.set_defaults(handler=users_create)
+
+
+def _add_clients(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    clients = sub.add_parser("clients", help="service clients")
+    csub = clients.add_subparsers(title="clients commands", required=True)
+    create = csub.add_parser("create", help="create a client; prints its secret once")
+    create.add_argument("--name", required=True)
+    create.add_argument("--role", required=True, action="append", choices=ROLES)
+    create.add_argument("--tenant", required=True, type=_tenant)
+    create.set_defaults(handler=clients_create)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,11 +274,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands")
     add_migrate_command(sub, section="auth", database_url=lambda: get_settings().database_url)
     add_serve_command(sub, app="auth_service.main:create_app")
+    _add_keys(sub)
+    _add_users(sub)
+    _add_clients(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser(), argv)
+    try:
+        return dispatch(build_parser(), argv)
+    except (CommandError, AuthError, KeyLifecycleError) as exc:
+        print(f"auth-service: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
 
 
 if __name__ == "__main__":

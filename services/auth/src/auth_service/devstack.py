@@ -2,22 +2,94 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import secrets
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
+
+from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.clients import repository as clients_repository
+from auth_service.clients import service as clients_service
+from auth_service.clients.schemas import ClientCreate
+from auth_service.settings import AuthSettings
+from auth_service.users import repository as users_repository
+from auth_service.users import service as users_service
+from auth_service.users.schemas import UserCreate
+from servicekit.db import create_engine, create_sessionmaker
+
+FIRST_ADMIN_EMAIL = "admin@example.com"
+FIRST_CLIENT_NAME = "first-service"
+FIRST_TENANT = "default"
 
 
 def prepare_local_run(
     env: dict[str, str], *, data_dir: Path, say: Callable[[str], None]
 ) -> dict[str, str]:
-    """Keep one development key-encryption key in data_dir, so keys survive restarts."""
-    if os.environ.get("AUTH_KEY_ENCRYPTION_KEY"):
-        return env
-    kek_file = data_dir / "auth-key-encryption-key"
-    if not kek_file.exists():
-        kek_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-        kek_file.chmod(0o600)
-        say(f"generated a development key-encryption key in {kek_file} (never for production)")
-    return {**env, "AUTH_KEY_ENCRYPTION_KEY": kek_file.read_text().strip()}
+    """Keep one development key-encryption key in data_dir, so keys survive restarts, and
+    create a first admin user and service client once, printing their credentials once."""
+    if not os.environ.get("AUTH_KEY_ENCRYPTION_KEY"):
+        kek_file = data_dir / "auth-key-encryption-key"
+        if not kek_file.exists():
+            kek_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
+            kek_file.chmod(0o600)
+            say(f"generated a development key-encryption key in {kek_file} (never for production)")
+        env = {**env, "AUTH_KEY_ENCRYPTION_KEY": kek_file.read_text().strip()}
+    settings = AuthSettings(
+        database_url=env["AUTH_DATABASE_URL"],
+        key_encryption_key=SecretStr(env["AUTH_KEY_ENCRYPTION_KEY"]),
+    )
+    for line in asyncio.run(_first_accounts(settings)):
+        say(line)
+    return env
+
+
+async def _first_accounts(settings: AuthSettings) -> list[str]:
+    engine = create_engine(settings, application_name="auth-devstack")
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            return await _ensure_first_accounts(session, settings)
+    finally:
+        await engine.dispose()
+
+
+async def _ensure_first_accounts(session: AsyncSession, settings: AuthSettings) -> list[str]:
+    now = datetime.now(UTC)
+    lines: list[str] = []
+    if await users_repository.exists_by_email(session, FIRST_ADMIN_EMAIL):
+        lines.append(f"first admin {FIRST_ADMIN_EMAIL} exists (its password was printed once)")
+    else:
+        password = secrets.token_urlsafe(18)
+        await users_service.create_user(
+            session,
+            data=UserCreate(email=FIRST_ADMIN_EMAIL, password=SecretStr(password), roles=["admin"]),
+            tenant_id=FIRST_TENANT,
+            passwords=await users_service.Passwords.create(settings),
+            settings=settings,
+            now=now,
+        )
+        lines += [
+            f"created the first admin user (tenant {FIRST_TENANT}); shown only this once:",
+            f"  username={FIRST_ADMIN_EMAIL}",
+            f"  password={password}",
+        ]
+    existing = await clients_repository.find_by_name(session, FIRST_CLIENT_NAME, FIRST_TENANT)
+    if existing is not None:
+        lines.append(f"first service client {existing} exists (its secret was printed once)")
+    else:
+        client, secret = await clients_service.create_client(
+            session,
+            data=ClientCreate(name=FIRST_CLIENT_NAME, roles=["editor"]),
+            tenant_id=FIRST_TENANT,
+            now=now,
+        )
+        lines += [
+            f"created the first service client {FIRST_CLIENT_NAME!r}; shown only this once:",
+            f"  client_id={client.client_id}",
+            f"  client_secret={secret}",
+        ]
+    return lines

@@ -2,13 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import ServiceSettings
+from servicekit.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings
+
+KEK_BYTES = 32  # AES-256
+
+
+def decode_key_encryption_key(value: str) -> bytes:
+    """The raw 32 bytes of a base64 key-encryption key; ValueError (without the value) else."""
+    try:
+        raw = base64.b64decode(value.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("must be base64 (standard alphabet) of 32 random bytes") from None
+    if len(raw) != KEK_BYTES:
+        raise ValueError(f"must decode to {KEK_BYTES} bytes (AES-256), got {len(raw)}")
+    return raw
 
 
 class AuthSettings(ServiceSettings):
@@ -23,7 +38,69 @@ class AuthSettings(ServiceSettings):
     key_encryption_key: SecretStr | None = None
     issuer: str = "http://127.0.0.1:8001"
     audience: str = "orders"
+
+    # Tokens
     access_token_ttl_s: int = Field(default=900, ge=300, le=1800)
+    # Absolute: rotation never extends a refresh-token family past issue time + this.
+    refresh_token_ttl_s: int = Field(default=14 * 86400, ge=3600, le=90 * 86400)
+    # Clock skew tolerated on exp/nbf; also part of a retired key's grace period.
+    token_leeway_s: int = Field(default=30, ge=0, le=300)
+
+    # Keys
+    key_size: int = 2048  # RSA modulus bits: 2048, 3072 or 4096
+    jwks_max_age_s: int = Field(default=300, ge=10, le=86400)
+    key_rotation_period_s: int = Field(default=30 * 86400, ge=3600, le=365 * 86400)
+    # How often a replica checks the key set when it misses a change notification; a next key
+    # is promoted only after max-age plus this, so every replica and verifier has it.
+    key_reload_interval_s: float = Field(default=10.0, ge=0.5, le=300)
+
+    # Logins
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    # argon2id cost (defaults: argon2-cffi's RFC 9106 low-memory profile).
+    password_hash_time_cost: int = Field(default=3, ge=1, le=10)
+    password_hash_memory_kib: int = Field(default=65536, ge=8192, le=1048576)
+    password_hash_parallelism: int = Field(default=4, ge=1, le=16)
+
+    @field_validator("key_encryption_key")
+    @classmethod
+    def _kek_is_32_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        # Empty or a known default is left to the production check, which names it.
+        if value is None or value.get_secret_value().strip().lower() in KNOWN_DEFAULT_SECRETS:
+            return value
+        decode_key_encryption_key(value.get_secret_value())
+        return value
+
+    @field_validator("key_size")
+    @classmethod
+    def _supported_key_size(cls, value: int) -> int:
+        if value not in (2048, 3072, 4096):
+            raise ValueError("must be 2048, 3072 or 4096")
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer_without_trailing_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    def key_encryption_key_bytes(self) -> bytes | None:
+        """The configured key-encryption key, or None when none (or a placeholder) is set."""
+        if self.key_encryption_key is None:
+            return None
+        raw = self.key_encryption_key.get_secret_value()
+        if raw.strip().lower() in KNOWN_DEFAULT_SECRETS:
+            return None
+        return decode_key_encryption_key(raw)
+
+    @property
+    def access_key_grace_s(self) -> int:
+        """How long a retired access key stays published: token lifetime + max-age + leeway."""
+        return self.access_token_ttl_s + self.jwks_max_age_s + self.token_leeway_s
+
+    @property
+    def refresh_key_grace_s(self) -> int:
+        return self.refresh_token_ttl_s + self.token_leeway_s
 
 
 @lru_cache(maxsize=1)

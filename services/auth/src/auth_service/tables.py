@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from auth_service.clients.models import ServiceClient
 from auth_service.db import metadata
+from auth_service.keys.models import SigningKey
+from auth_service.tokens.models import RefreshToken
+from auth_service.users.models import User
 
-__all__ = ["metadata"]
+__all__ = ["RefreshToken", "ServiceClient", "SigningKey", "User", "metadata"]

@@ -1,0 +1,94 @@
+"""/api/v1/clients: service clients of the caller's tenant (admins only)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from auth_service.clients import service
+from auth_service.clients.models import ServiceClient
+from auth_service.clients.permissions import AdminDep
+from auth_service.clients.schemas import (
+    ClientCreate,
+    ClientPage,
+    ClientRead,
+    ClientUpdate,
+    ClientWithSecret,
+)
+from servicekit.db import SessionDep
+
+router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
+
+Limit = Annotated[int, Query(ge=1, le=100)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+# The one answer that carries a secret must not be stored by any cache.
+NO_STORE = "no-store"
+
+
+def _with_secret(client: ServiceClient, secret: str) -> ClientWithSecret:
+    return ClientWithSecret(**ClientRead.model_validate(client).model_dump(), client_secret=secret)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=ClientWithSecret,
+    summary="Create a service client; its secret is shown in this answer only",
+)
+async def create_client(
+    data: ClientCreate, admin: AdminDep, session: SessionDep, response: Response
+) -> ClientWithSecret:
+    client, secret = await service.create_client(
+        session, data=data, tenant_id=admin.tenant_id, now=datetime.now(UTC)
+    )
+    response.headers["Location"] = f"{router.prefix}/{client.client_id}"
+    response.headers["Cache-Control"] = NO_STORE
+    return _with_secret(client, secret)
+
+
+@router.get("", response_model=ClientPage, summary="Service clients of your tenant")
+async def list_clients(
+    admin: AdminDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> ClientPage:
+    clients, total = await service.list_clients(
+        session, tenant_id=admin.tenant_id, limit=limit, offset=offset
+    )
+    return ClientPage(
+        items=[ClientRead.model_validate(c) for c in clients],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get("/{client_id}", response_model=ClientRead, summary="One service client")
+async def get_client(client_id: str, admin: AdminDep, session: SessionDep) -> ClientRead:
+    client = await service.get_client(session, client_id=client_id, tenant_id=admin.tenant_id)
+    return ClientRead.model_validate(client)
+
+
+@router.patch("/{client_id}", response_model=ClientRead, summary="Rename, change roles, disable")
+async def update_client(
+    client_id: str, data: ClientUpdate, admin: AdminDep, session: SessionDep
+) -> ClientRead:
+    client = await service.update_client(
+        session, client_id=client_id, tenant_id=admin.tenant_id, data=data, now=datetime.now(UTC)
+    )
+    return ClientRead.model_validate(client)
+
+
+@router.post(
+    "/{client_id}/secret",
+    response_model=ClientWithSecret,
+    summary="Replace the client's secret; the new one is shown in this answer only",
+)
+async def rotate_secret(
+    client_id: str, admin: AdminDep, session: SessionDep, response: Response
+) -> ClientWithSecret:
+    client, secret = await service.rotate_secret(
+        session, client_id=client_id, tenant_id=admin.tenant_id, now=datetime.now(UTC)
+    )
+    response.headers["Cache-Control"] = NO_STORE
+    return _with_secret(client, secret)

@@ -1,0 +1,52 @@
+"""Service-client DTOs. The secret appears exactly once: in the answer that created it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, StringConstraints
+
+from auth_service.users.schemas import Role, Roles
+
+ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class ClientCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClientName
+    roles: Roles
+
+
+class ClientUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ClientName | None = None
+    roles: Roles | None = None
+    disabled: bool | None = None
+
+
+class ClientRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    client_id: str
+    name: str
+    roles: list[Role]
+    tenant_id: str
+    disabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class ClientWithSecret(ClientRead):
+    """Returned on creation and on secret rotation only; the server keeps just a digest."""
+
+    client_secret: str
+
+
+class ClientPage(BaseModel):
+    items: list[ClientRead]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,28 @@
+"""auth's domain errors: each is a problem+json answer when it escapes a request."""
+
+from __future__ import annotations
+
+from servicekit.problems import ProblemError, problem_type
+
+
+class AuthError(ProblemError):
+    status = 400
+    title = "Bad request"
+    slug = "bad-request"
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            self.status, title=self.title, detail=detail, type_=problem_type(self.slug)
+        )
+
+
+class NotFoundError(AuthError):
+    status, title, slug = 404, "Not found", "not-found"
+
+
+class ConflictError(AuthError):
+    status, title, slug = 409, "Conflict", "conflict"
+
+
+class InvalidInputError(AuthError):
+    status, title, slug = 422, "Invalid input", "invalid-input"

@@ -1,0 +1,142 @@
+"""What auth builds once at startup, inside the shared lifespan (servicekit hooks)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import asyncpg
+from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
+
+from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
+from auth_service.keys._keyring import KeyRing
+from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
+from auth_service.keys.service import KeyPolicy, ensure_keys
+from auth_service.settings import AuthSettings
+from auth_service.users.service import Passwords
+from servicekit.app import LifespanHook, ServiceResources
+
+log = logging.getLogger("auth_service")
+
+
+def key_wrapper(settings: AuthSettings) -> KeyWrapper:
+    """The configured key-encryption key; in development a generated one, loudly."""
+    kek = settings.key_encryption_key_bytes()
+    if kek is None:
+        if settings.is_production:  # the settings validator already refuses this
+            raise RuntimeError("AUTH_KEY_ENCRYPTION_KEY is required in production")
+        log.warning(
+            "AUTH_KEY_ENCRYPTION_KEY is not set: using a generated key-encryption key for this "
+            "process only; signing keys it wraps cannot be opened after a restart "
+            "(set AUTH_KEY_ENCRYPTION_KEY, `make run` keeps one in .data/)"
+        )
+        kek = generate_key_encryption_key()
+    return KeyWrapper(kek)
+
+
+def keys_hook(settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> LifespanHook:
+    """Ensure the first active and next keys exist (under the advisory lock), load the ring
+    once, and keep it in step with the table while the process runs."""
+
+    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
+        wrapper = key_wrapper(settings)
+        policy = KeyPolicy.from_settings(settings)
+        keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
+        watcher = KeySetWatcher(
+            keyring=keyring,
+            sessionmaker=resources.sessionmaker,
+            database_url=settings.database_url,
+            interval_s=settings.key_reload_interval_s,
+        )
+        resources.extras["keyring"] = keyring
+        resources.extras["key_watcher"] = watcher
+
+        async def bootstrap() -> None:
+            async with resources.sessionmaker.begin() as session:
+                await ensure_keys(
+                    session,
+                    policy=policy,
+                    wrapper=wrapper,
+                    now=datetime.fromtimestamp(clock(), UTC),
+                    replace_unopenable=not settings.is_production,
+                )
+            await watcher.reload()
+            keyring.set_miss_handler(watcher.reload_if_changed)
+            watcher.start()
+
+        stack.push_async_callback(watcher.stop)
+        try:
+            await bootstrap()
+        except _NOT_READY as exc:
+            # The database is down or not migrated yet (the startup probe says 503 meanwhile).
+            # Keep the process up and retry: token requests answer 503 until keys exist.
+            log.warning(
+                "signing keys not ready; retrying in the background",
+                extra={"error": type(exc).__name__},
+            )
+            task = asyncio.create_task(_retry(bootstrap), name="auth-key-bootstrap")
+            stack.push_async_callback(_cancel, task)
+
+    return hook
+
+
+_NOT_READY = (SQLAlchemyError, OSError, asyncpg.PostgresError, TimeoutError)
+
+
+async def _retry(work: Callable[[], Awaitable[None]], *, first_delay_s: float = 0.5) -> None:
+    delay = first_delay_s
+    while True:
+        await asyncio.sleep(delay)
+        try:
+            await work()
+        except _NOT_READY:
+            delay = min(delay * 2, 5.0)
+        else:
+            log.info("signing keys ready")
+            return
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+async def _no_reset(_: object) -> None:
+    return None
+
+
+def credentials_pool_hook(settings: AuthSettings) -> LifespanHook:
+    """A small asyncpg pool for the token endpoint's client lookup (one prepared statement,
+    one round trip): the ORM session costs more than the RSA signature it precedes."""
+
+    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
+        pool = await asyncpg.create_pool(
+            asyncpg_dsn(settings.database_url),
+            # No connection at start-up: auth must come up (and report 503 on its startup
+            # probe) while the database is still unreachable.
+            min_size=0,
+            max_size=max(2, settings.database_pool_size // 2),
+            command_timeout=5,
+            server_settings={"application_name": f"{settings.service_name}-token"},
+            # The pool runs one read-only statement and changes no session state, so the
+            # default reset on release (a second round trip per lookup) has nothing to undo.
+            reset=_no_reset,
+        )
+        stack.push_async_callback(pool.close)
+        resources.extras["credentials_pool"] = pool
+
+    return hook
+
+
+def passwords_hook(settings: AuthSettings) -> LifespanHook:
+    async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
+        resources.extras["passwords"] = await Passwords.create(settings)
+
+    return hook

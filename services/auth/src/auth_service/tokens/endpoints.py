@@ -1,0 +1,250 @@
+"""POST /oauth/token and POST /oauth/revoke: form-encoded in, JSON out, RFC 6749 errors."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from contextlib import asynccontextmanager
+from typing import Any
+from urllib.parse import parse_qsl, unquote_plus
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from auth_service.clients import service as clients
+from auth_service.keys._keyring import KeyRing, NoSigningKeyError
+from auth_service.settings import AuthSettings
+from auth_service.tokens import service
+from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
+from auth_service.tokens.service import OAuthError, TokenGrant, invalid_client
+from servicekit.db import SessionDep, get_session
+from servicekit.jsonutil import dumps
+from servicekit.problems import problem_response, problem_type
+
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
+MAX_FORM_BYTES = 16 * 1024
+MAX_FORM_FIELDS = 16
+# RFC 6749 5.1: token responses (and errors) must not be cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+router = APIRouter(tags=["oauth"])
+# The request dependency as a context manager: entered only by the grants that need it.
+request_session = asynccontextmanager(get_session)
+
+
+def _form_body(model: type[Any]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {FORM_MEDIA_TYPE: {"schema": model.model_json_schema()}},
+        }
+    }
+
+
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {
+        "description": text,
+        "content": {"application/problem+json": {"schema": OAuthErrorBody.model_json_schema()}},
+    }
+    for status, text in (
+        (400, "invalid_request, invalid_grant, unsupported_grant_type"),
+        (401, "invalid_client"),
+        (503, "no signing key available"),
+    )
+}
+
+
+def oauth_error_response(exc: OAuthError, *, instance: str) -> Response:
+    headers = dict(NO_STORE)
+    if exc.basic_challenge:
+        headers["WWW-Authenticate"] = 'Basic realm="auth", charset="UTF-8"'
+    return problem_response(
+        exc.status,
+        title=exc.error.replace("_", " ").capitalize(),
+        detail=exc.description,
+        type_=problem_type(f"oauth-{exc.error.replace('_', '-')}"),
+        instance=instance,
+        headers=headers,
+        extra={"error": exc.error, "error_description": exc.description},
+    )
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    """Parse a form body strictly: its media type, a size cap, UTF-8, each field at most once
+    (RFC 6749 3.2), and empty values treated as omitted (RFC 6749 3.1)."""
+    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media_type != FORM_MEDIA_TYPE:
+        raise OAuthError("invalid_request", f"the body must be {FORM_MEDIA_TYPE}")
+    declared = request.headers.get("content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
+        raise OAuthError("invalid_request", "the body is too large")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM_BYTES:
+            raise OAuthError("invalid_request", "the body is too large")
+        chunks.append(chunk)
+    try:
+        text = b"".join(chunks).decode("utf-8")
+        pairs = parse_qsl(
+            text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
+        )
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError("invalid_request", "the body is not a valid form") from None
+    form: dict[str, str] = {}
+    for name, value in pairs:
+        if name in form:
+            raise OAuthError("invalid_request", f"parameter {name[:40]!r} is repeated")
+        form[name] = value
+    return {name: value for name, value in form.items() if value}
+
+
+def client_credentials(request: Request, form: dict[str, str]) -> tuple[str, str] | None:
+    """client_secret_basic or client_secret_post (never both), or None if neither."""
+    header = request.headers.get("authorization")
+    if header is not None:
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":
+            raise invalid_client()
+        if "client_secret" in form:
+            raise OAuthError("invalid_request", "use one client authentication method, not two")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise invalid_client() from None
+        raw_id, sep, raw_secret = decoded.partition(":")
+        # RFC 6749 2.3.1: both parts are form-urlencoded before Basic encoding.
+        client_id, secret = unquote_plus(raw_id), unquote_plus(raw_secret)
+        if not sep or not client_id or not secret:
+            raise invalid_client()
+        if form.get("client_id", client_id) != client_id:
+            raise OAuthError("invalid_request", "client_id differs from the authenticated client")
+        return client_id, secret
+    if "client_secret" in form:
+        if "client_id" not in form:
+            raise OAuthError("invalid_request", "client_secret without client_id")
+        return form["client_id"], form["client_secret"]
+    return None
+
+
+def _require(form: dict[str, str], name: str) -> str:
+    value = form.get(name)
+    if value is None:
+        raise OAuthError("invalid_request", f"{name} is required")
+    return value
+
+
+def _token_body(grant: TokenGrant) -> bytes:
+    body: dict[str, object] = {
+        "access_token": grant.access_token,
+        "token_type": "Bearer",
+        "expires_in": grant.expires_in,
+    }
+    if grant.refresh_token is not None:
+        body["refresh_token"] = grant.refresh_token
+    return dumps(body)
+
+
+async def _user_grant(
+    request: Request, form: dict[str, str], grant_type: str, client: tuple[str, str] | None
+) -> TokenGrant | OAuthError:
+    """password and refresh_token grants, in the request's session.
+
+    The session is opened only for these grants (client_credentials needs none) with the
+    request dependency's own function, so it commits exactly as SessionDep does. Failures come
+    back as values, not exceptions, so what they wrote (a failed login counted, a reused
+    token's family revoked) is committed too.
+    """
+    resources = request.app.state.resources
+    settings: AuthSettings = resources.settings
+    keyring: KeyRing = resources.extras["keyring"]
+    now = int(time.time())
+    async with request_session(request) as session:
+        try:
+            # Public clients need no authentication here; credentials given must be right.
+            if client is not None and not await clients.authenticate(
+                resources.extras["credentials_pool"], client_id=client[0], client_secret=client[1]
+            ):
+                raise invalid_client()
+            if grant_type == "password":
+                return await service.password_grant(
+                    session,
+                    username=_require(form, "username"),
+                    password=_require(form, "password"),
+                    passwords=resources.extras["passwords"],
+                    keyring=keyring,
+                    settings=settings,
+                    now=now,
+                )
+            return await service.refresh_token_grant(
+                session,
+                refresh_token=_require(form, "refresh_token"),
+                keyring=keyring,
+                settings=settings,
+                now=now,
+            )
+        except OAuthError as exc:
+            return exc
+
+
+@router.post(
+    "/oauth/token",
+    summary="Issue tokens: password, refresh_token and client_credentials grants",
+    response_model=TokenResponse,
+    responses=_ERRORS,
+    openapi_extra=_form_body(TokenForm),
+)
+async def token(request: Request) -> Response:
+    resources = request.app.state.resources
+    try:
+        form = await read_form(request)
+        grant_type = _require(form, "grant_type")
+        client = client_credentials(request, form)
+        if grant_type == "client_credentials":
+            if client is None:
+                raise invalid_client()
+            # The hot path: one prepared statement, one SHA-256, one RSA signature.
+            result: TokenGrant | OAuthError = await service.client_credentials_grant(
+                resources.extras["credentials_pool"],
+                client_id=client[0],
+                client_secret=client[1],
+                keyring=resources.extras["keyring"],
+                settings=resources.settings,
+                now=int(time.time()),
+            )
+        elif grant_type in ("password", "refresh_token"):
+            result = await _user_grant(request, form, grant_type, client)
+        else:
+            raise OAuthError("unsupported_grant_type", "grant_type is not supported here")
+    except OAuthError as exc:
+        result = exc
+    except NoSigningKeyError:
+        result = OAuthError("temporarily_unavailable", "no signing key is available", status=503)
+    if isinstance(result, OAuthError):
+        return oauth_error_response(result, instance=request.url.path)
+    return Response(_token_body(result), media_type="application/json", headers=NO_STORE)
+
+
+@router.post(
+    "/oauth/revoke",
+    summary="Revoke a refresh token and its grant (RFC 7009); 200 for unknown tokens too",
+    responses={200: {"description": "Revoked, or nothing to revoke"}, 400: _ERRORS[400]},
+    openapi_extra=_form_body(RevokeForm),
+)
+async def revoke(request: Request, session: SessionDep) -> Response:
+    resources = request.app.state.resources
+    try:
+        form = await read_form(request)
+        token_value = _require(form, "token")
+    except OAuthError as exc:
+        return oauth_error_response(exc, instance=request.url.path)
+    await service.revoke(
+        session,
+        token=token_value,
+        keyring=resources.extras["keyring"],
+        settings=resources.settings,
+        now=int(time.time()),
+    )
+    return Response(status_code=200, headers=NO_STORE)

@@ -1,0 +1,69 @@
+"""Every query on refresh_tokens."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from auth_service.tokens.models import RefreshStatus, RefreshToken
+
+_T = RefreshToken.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class ClaimedToken:
+    jti: str
+    family_id: uuid.UUID
+    user_id: uuid.UUID
+    expires_at: datetime
+
+
+async def add(session: AsyncSession, token: RefreshToken) -> None:
+    session.add(token)
+    await session.flush()
+
+
+async def claim(session: AsyncSession, jti: str, *, now: datetime) -> ClaimedToken | None:
+    """Mark an active, unexpired token used, atomically: of two concurrent uses one wins and
+    the other sees a rotated token (which is reuse)."""
+    result = await session.execute(
+        update(RefreshToken)
+        .where(_T.jti == jti, _T.status == RefreshStatus.ACTIVE.value, _T.expires_at > now)
+        .values(status=RefreshStatus.ROTATED.value)
+        .returning(_T.jti, _T.family_id, _T.user_id, _T.expires_at)
+    )
+    row = result.one_or_none()
+    return (
+        None if row is None else ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
+    )
+
+
+async def set_replaced_by(session: AsyncSession, jti: str, successor: str) -> None:
+    await session.execute(update(RefreshToken).where(_T.jti == jti).values(replaced_by=successor))
+
+
+async def get(session: AsyncSession, jti: str) -> RefreshToken | None:
+    result = await session.execute(select(RefreshToken).where(_T.jti == jti))
+    return result.scalars().one_or_none()
+
+
+async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: datetime) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(_T.family_id == family_id, _T.status != RefreshStatus.REVOKED.value)
+        .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> int:
+    result = await session.execute(
+        update(RefreshToken)
+        .where(_T.user_id == user_id, _T.status == RefreshStatus.ACTIVE.value)
+        .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]

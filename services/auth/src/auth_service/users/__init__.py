@@ -1,0 +1,1 @@
+"""Human users: argon2id passwords, roles, tenants, login throttling."""

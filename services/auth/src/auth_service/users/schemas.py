@@ -1,0 +1,67 @@
+"""User DTOs. Passwords come in as SecretStr and never go out."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
+
+Role = Literal["viewer", "editor", "admin"]
+ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
+
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+def canonical_roles(roles: list[Role]) -> list[Role]:
+    """Each role once, in a fixed order, so equal role sets compare and store equal."""
+    return [role for role in ROLES if role in roles]
+
+
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=EMAIL_PATTERN),
+]
+TenantId = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
+Roles = Annotated[list[Role], Field(min_length=1, max_length=3), AfterValidator(canonical_roles)]
+Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: Email
+    password: Password
+    roles: Roles
+
+
+class UserUpdate(BaseModel):
+    """Only the fields given change."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    roles: Roles | None = None
+    disabled: bool | None = None
+    password: Password | None = None
+
+
+class UserRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    email: str
+    roles: list[Role]
+    tenant_id: str
+    disabled: bool
+    locked_until: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class UserPage(BaseModel):
+    items: list[UserRead]
+    total: int
+    limit: int
+    offset: int

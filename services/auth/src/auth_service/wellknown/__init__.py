@@ -1,0 +1,1 @@
+"""Discovery documents: JWKS and OpenID provider metadata."""

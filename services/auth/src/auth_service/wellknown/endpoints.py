@@ -1,0 +1,61 @@
+"""`/.well-known/jwks.json` and `/.well-known/openid-configuration`, both from prebuilt bytes."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from auth_service.keys._keyring import JWKS_MEDIA_TYPE, KeyRing
+from auth_service.settings import AuthSettings
+from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
+from servicekit.jsonutil import dumps
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """RFC 9110 If-None-Match: weak comparison against a list of tags, or `*`."""
+    if if_none_match.strip() == "*":
+        return True
+    opaque = etag.removeprefix("W/")
+    return any(
+        candidate.strip().removeprefix("W/") == opaque for candidate in if_none_match.split(",")
+    )
+
+
+def wellknown_router(settings: AuthSettings) -> APIRouter:
+    router = APIRouter(prefix="/.well-known", tags=["discovery"])
+    cache_control = f"public, max-age={settings.jwks_max_age_s}"
+    metadata = ProviderMetadata.for_settings(settings)
+    metadata_body = dumps(metadata.model_dump(mode="json"))
+
+    @router.get(
+        "/jwks.json",
+        summary="Public keys that verify access tokens (RFC 7517 JWK Set)",
+        response_class=Response,
+        responses={
+            200: {"content": {JWKS_MEDIA_TYPE: {"schema": JwkSet.model_json_schema()}}},
+            304: {"description": "The cached copy named by If-None-Match is current"},
+        },
+    )
+    async def jwks(request: Request) -> Response:
+        # Read straight from app state: this route is the hot path of every verifier.
+        keyring: KeyRing = request.app.state.resources.extras["keyring"]
+        body, etag = keyring.jwks()
+        headers = {"Cache-Control": cache_control, "ETag": etag}
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and etag_matches(if_none_match, etag):
+            return Response(status_code=304, headers=headers)
+        return Response(body, media_type=JWKS_MEDIA_TYPE, headers=headers)
+
+    @router.get(
+        "/openid-configuration",
+        summary="Authorization server metadata (issuer, endpoints, grants, algorithms)",
+        response_model=ProviderMetadata,
+    )
+    async def openid_configuration() -> Response:
+        return Response(
+            metadata_body,
+            media_type="application/json",
+            headers={"Cache-Control": cache_control},
+        )
+
+    return router

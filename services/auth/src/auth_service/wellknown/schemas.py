@@ -1,0 +1,69 @@
+"""Shapes of the discovery documents (for OpenAPI and for building the metadata once)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel
+
+from auth_service.settings import AuthSettings
+
+GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+
+
+class Jwk(BaseModel):
+    kty: Literal["RSA"]
+    kid: str
+    use: Literal["sig"]
+    alg: Literal["RS256"]
+    n: str
+    e: str
+
+
+class JwkSet(BaseModel):
+    keys: list[Jwk]
+
+
+class ProviderMetadata(BaseModel):
+    """RFC 8414 / OpenID Connect Discovery fields this server can honestly state."""
+
+    issuer: str
+    jwks_uri: str
+    token_endpoint: str
+    revocation_endpoint: str
+    grant_types_supported: list[str]
+    response_types_supported: list[str]
+    token_endpoint_auth_methods_supported: list[str]
+    revocation_endpoint_auth_methods_supported: list[str]
+    access_token_signing_alg_values_supported: list[str]
+    subject_types_supported: list[str]
+    claims_supported: list[str]
+
+    @classmethod
+    def for_settings(cls, settings: AuthSettings) -> ProviderMetadata:
+        base = settings.issuer
+        return cls(
+            issuer=base,
+            jwks_uri=f"{base}/.well-known/jwks.json",
+            token_endpoint=f"{base}/oauth/token",
+            revocation_endpoint=f"{base}/oauth/revoke",
+            grant_types_supported=list(GRANT_TYPES),
+            # No authorization endpoint: tokens come only from the token endpoint.
+            response_types_supported=[],
+            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+            revocation_endpoint_auth_methods_supported=["none"],
+            access_token_signing_alg_values_supported=["RS256"],
+            subject_types_supported=["public"],
+            claims_supported=[
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "nbf",
+                "jti",
+                "roles",
+                "tenant_id",
+                "client_id",
+            ],
+        )

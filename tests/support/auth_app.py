@@ -1,0 +1,172 @@
+"""auth in-process for tests: the real app and lifespan on a real database, spoken to over
+ASGI, plus helpers that create users and clients through the service layer."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from pydantic import SecretStr
+
+from auth_service.clients import service as clients_service
+from auth_service.clients.schemas import ClientCreate
+from auth_service.keys._keyring import KeyRing
+from auth_service.main import create_app
+from auth_service.settings import AuthSettings
+from auth_service.users import service as users_service
+from auth_service.users.schemas import Role, UserCreate
+from servicekit.app import ServiceResources
+from servicekit.migrations import upgrade_head
+from tests.support.backends import create_database, drop_database
+
+# One key-encryption key for the whole run: every test app can open every test key.
+KEK_B64 = base64.b64encode(secrets.token_bytes(32)).decode()
+ISSUER = "http://auth.test"
+AUDIENCE = "orders"
+PASSWORD = "correct horse battery staple"
+
+
+def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
+    """Test settings: cheap argon2 (the production cost is a setting, not a code path)."""
+    values: dict[str, Any] = {
+        "environment": "test",
+        "database_url": database_url,
+        "key_encryption_key": SecretStr(KEK_B64),
+        "issuer": ISSUER,
+        "audience": AUDIENCE,
+        "password_hash_time_cost": 1,
+        "password_hash_memory_kib": 8192,
+        "password_hash_parallelism": 1,
+        "log_level": "WARNING",
+        **overrides,
+    }
+    return AuthSettings(**values)
+
+
+def unique_tenant() -> str:
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@dataclass
+class User:
+    id: str
+    email: str
+    password: str
+    tenant_id: str
+
+
+@dataclass
+class Client:
+    client_id: str
+    secret: str
+    tenant_id: str
+
+
+@dataclass
+class AuthApp:
+    app: FastAPI
+    client: httpx.AsyncClient
+    settings: AuthSettings
+
+    @property
+    def resources(self) -> ServiceResources:
+        resources: ServiceResources = self.app.state.resources
+        return resources
+
+    @property
+    def keyring(self) -> KeyRing:
+        keyring: KeyRing = self.resources.extras["keyring"]
+        return keyring
+
+    async def create_user(
+        self,
+        *,
+        roles: list[Role] | None = None,
+        tenant_id: str | None = None,
+        password: str = PASSWORD,
+        email: str | None = None,
+    ) -> User:
+        tenant_id = tenant_id or unique_tenant()
+        email = email or f"u-{uuid.uuid4().hex[:12]}@example.com"
+        async with self.resources.sessionmaker.begin() as session:
+            user = await users_service.create_user(
+                session,
+                data=UserCreate(
+                    email=email, password=SecretStr(password), roles=roles or ["viewer"]
+                ),
+                tenant_id=tenant_id,
+                passwords=self.resources.extras["passwords"],
+                settings=self.settings,
+                now=datetime.now(UTC),
+            )
+        return User(str(user.id), email, password, tenant_id)
+
+    async def create_client(
+        self, *, roles: list[Role] | None = None, tenant_id: str | None = None
+    ) -> Client:
+        tenant_id = tenant_id or unique_tenant()
+        async with self.resources.sessionmaker.begin() as session:
+            client, secret = await clients_service.create_client(
+                session,
+                data=ClientCreate(name="test client", roles=roles or ["viewer"]),
+                tenant_id=tenant_id,
+                now=datetime.now(UTC),
+            )
+        return Client(client.client_id, secret, tenant_id)
+
+    async def token(self, form: dict[str, str], **kwargs: Any) -> httpx.Response:
+        return await self.client.post("/oauth/token", data=form, **kwargs)
+
+    async def client_token(self, client: Client) -> str:
+        response = await self.token(
+            {
+                "grant_type": "client_credentials",
+                "client_id": client.client_id,
+                "client_secret": client.secret,
+            }
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    async def login(self, user: User) -> dict[str, Any]:
+        response = await self.token(
+            {"grant_type": "password", "username": user.email, "password": user.password}
+        )
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def admin_headers(self, tenant_id: str | None = None) -> dict[str, str]:
+        admin = await self.create_user(roles=["admin"], tenant_id=tenant_id)
+        return {"Authorization": "Bearer " + (await self.login(admin))["access_token"]}
+
+
+@asynccontextmanager
+async def running_auth(settings: AuthSettings) -> AsyncIterator[AuthApp]:
+    """The real app with its lifespan (keys ensured, ring loaded, watcher running)."""
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=ISSUER) as client,
+    ):
+        yield AuthApp(app, client, settings)
+
+
+@asynccontextmanager
+async def fresh_auth_database(server_url: str) -> AsyncIterator[str]:
+    """A database of its own, migrated to head: for tests that change the key set."""
+    url = await create_database(server_url, "test_auth_keys")
+    try:
+        await asyncio.to_thread(upgrade_head, "auth", url)
+        yield url
+    finally:
+        await drop_database(url)
