@@ -97,6 +97,9 @@ async def read_form(request: Request) -> dict[str, str]:
     for name, value in pairs:
         if name in form:
             raise OAuthError("invalid_request", f"parameter {name[:40]!r} is repeated")
+        # No OAuth parameter holds a NUL, and PostgreSQL text cannot: refuse it here, once.
+        if "\x00" in name or "\x00" in value:
+            raise OAuthError("invalid_request", "parameters must not contain NUL characters")
         form[name] = value
     return {name: value for name, value in form.items() if value}
 

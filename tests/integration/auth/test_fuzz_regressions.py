@@ -1,0 +1,43 @@
+"""auth defects the schema fuzzing found (tests/fuzz), each pinned with its minimal input.
+
+docs/hostile-input.md keeps the list with how each one was fixed.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.auth_app import AuthApp
+
+
+@pytest.mark.parametrize(
+    "form",
+    [
+        # the fuzzer's input, reduced: a refresh grant whose client_id holds a NUL
+        {
+            "grant_type": "refresh_token",
+            "refresh_token": "x",
+            "client_id": "a\x00",
+            "client_secret": "s",
+        },
+        {"grant_type": "client_credentials", "client_id": "a\x00", "client_secret": "s"},
+        {"grant_type": "password", "username": "a\x00@example.com", "password": "p" * 12},
+        {"grant_type": "refresh_token", "refresh_token": "a\x00b"},
+    ],
+)
+async def test_a1_a_nul_in_any_credential_is_refused_not_a_500(
+    auth_app: AuthApp, form: dict[str, str]
+) -> None:
+    """A1: `POST /oauth/token` with a client_id holding a NUL answered 500: the value reached
+    PostgreSQL, which cannot hold NUL in text ("invalid byte sequence for encoding UTF8")."""
+    response = await auth_app.token(form)
+    assert response.status_code in (400, 401)
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["error"] in ("invalid_client", "invalid_grant", "invalid_request")
+
+
+async def test_a1_a_nul_in_basic_client_credentials_is_invalid_client(auth_app: AuthApp) -> None:
+    """A1, the other way in: the same NUL in an HTTP Basic client id (client_secret_basic)."""
+    response = await auth_app.token({"grant_type": "client_credentials"}, auth=("a\x00", "secret"))
+    assert response.status_code == 401
+    assert response.json()["error"] == "invalid_client"
