@@ -293,3 +293,23 @@ def test_o7_a_price_bound_in_a_query_is_documented_as_the_text_it_is(
     [number, any string]`) and got a 422. A query value is text: the bounds are documented and
     validated as plain decimal text, like amounts."""
     assert _query_verdicts(path, model, name, value) == (valid, valid)
+
+
+async def test_s1_an_unhandled_error_still_carries_the_security_headers() -> None:
+    """S1: the 500 of A1 came without `X-Content-Type-Options: nosniff`: Starlette answers an
+    unhandled error from its outermost middleware, outside the security-headers middleware."""
+    router = APIRouter()
+
+    @router.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("boom")
+
+    app = create_service_app(
+        settings=ServiceSettings(service_name="t"), title="t", version="0", routers=[router]
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/boom", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 500
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"

@@ -163,6 +163,11 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
     )
 
 
+# Starlette answers unhandled errors from its outermost middleware, outside every middleware
+# the app adds, so these answers carry the security headers themselves.
+_OUTERMOST_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+
+
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
     if dependency_unavailable(exc):
         log.warning(
@@ -173,11 +178,16 @@ async def _handle_unexpected(request: Request, exc: Exception) -> Response:
             detail="A backing service is unavailable; retry shortly.",
             type_=problem_type("dependency-unavailable"),
             instance=request.url.path,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": "1", **_OUTERMOST_HEADERS},
         )
     # The traceback goes to the log (with the request id); the client learns nothing internal.
     log.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(500, detail="An unexpected error occurred.", instance=request.url.path)
+    return problem_response(
+        500,
+        detail="An unexpected error occurred.",
+        instance=request.url.path,
+        headers=_OUTERMOST_HEADERS,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:
