@@ -41,3 +41,14 @@ async def test_a1_a_nul_in_basic_client_credentials_is_invalid_client(auth_app: 
     response = await auth_app.token({"grant_type": "client_credentials"}, auth=("a\x00", "secret"))
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+async def test_a2_revoke_documents_the_empty_answer_it_sends(auth_app: AuthApp) -> None:
+    """A2: `POST /oauth/revoke` (`token=x`) answered 200 with no body and no Content-Type, as
+    RFC 7009 allows, while its OpenAPI documented an `application/json` body (schemathesis
+    ST104/ST109)."""
+    response = await auth_app.client.post("/oauth/revoke", data={"token": "x"})
+    assert response.status_code == 200
+    assert response.content == b""
+    documented = auth_app.app.openapi()["paths"]["/oauth/revoke"]["post"]["responses"]["200"]
+    assert "content" not in documented

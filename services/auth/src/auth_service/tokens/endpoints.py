@@ -233,6 +233,8 @@ async def token(request: Request) -> Response:
 @router.post(
     "/oauth/revoke",
     summary="Revoke a refresh token and its grant (RFC 7009); 200 for unknown tokens too",
+    # The answer has no body: Response (not FastAPI's JSON default) documents none.
+    response_class=Response,
     responses={200: {"description": "Revoked, or nothing to revoke"}, 400: _ERRORS[400]},
     openapi_extra=_form_body(RevokeForm),
 )
