@@ -52,3 +52,18 @@ async def test_a2_revoke_documents_the_empty_answer_it_sends(auth_app: AuthApp) 
     assert response.content == b""
     documented = auth_app.app.openapi()["paths"]["/oauth/revoke"]["post"]["responses"]["200"]
     assert "content" not in documented
+
+
+async def test_a3_a_method_users_me_does_not_serve_is_405_not_a_user_id(
+    auth_app: AuthApp,
+) -> None:
+    """A3: `PATCH /api/v1/users/me` answered 401/403/422 (as `PATCH /users/{user_id}` with the
+    id "me") where its document promises only GET: a 405 (schemathesis ST204). User ids are
+    UUIDs, so the id routes now match UUIDs only."""
+    headers = await auth_app.admin_headers()
+    patch = await auth_app.client.patch("/api/v1/users/me", json={}, headers=headers)
+    assert patch.status_code == 405
+    assert patch.headers["allow"] == "GET"
+    not_an_id = await auth_app.client.get("/api/v1/users/not-a-uuid", headers=headers)
+    assert not_an_id.status_code == 404
+    assert not_an_id.headers["content-type"] == "application/problem+json"

@@ -65,14 +65,14 @@ async def list_users(
     )
 
 
-@router.get("/{user_id}", response_model=UserRead, summary="One user of your tenant")
+@router.get("/{user_id:uuid}", response_model=UserRead, summary="One user of your tenant")
 async def get_user(user_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> UserRead:
     user = await service.get_user(session, user_id=user_id, tenant_id=admin.tenant_id)
     return UserRead.model_validate(user)
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:uuid}",
     response_model=UserRead,
     summary="Change roles, password or the disabled flag (disabling ends refresh sessions)",
 )
