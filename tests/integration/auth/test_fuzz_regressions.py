@@ -67,3 +67,25 @@ async def test_a3_a_method_users_me_does_not_serve_is_405_not_a_user_id(
     not_an_id = await auth_app.client.get("/api/v1/users/not-a-uuid", headers=headers)
     assert not_an_id.status_code == 404
     assert not_an_id.headers["content-type"] == "application/problem+json"
+
+
+async def test_a4_the_documented_password_minimum_is_the_configured_one(
+    auth_app: AuthApp,
+) -> None:
+    """A4: `POST /api/v1/users` with a one-character password matched the documented schema
+    (`minLength: 1`) and got a 422: the minimum is a setting (`password_min_length`, 12). The
+    user schemas now publish the configured minimum."""
+    minimum = auth_app.settings.password_min_length
+    schemas = auth_app.app.openapi()["components"]["schemas"]
+    assert schemas["UserCreate"]["properties"]["password"]["minLength"] == minimum
+    update = schemas["UserUpdate"]["properties"]["password"]["anyOf"]
+    assert [v["minLength"] for v in update if v.get("type") == "string"] == [minimum]
+    headers = await auth_app.admin_headers()
+    body = {"email": "a4-short@example.com", "roles": ["viewer"]}
+    short = await auth_app.client.post(
+        "/api/v1/users", json={**body, "password": "p" * (minimum - 1)}, headers=headers
+    )
+    enough = await auth_app.client.post(
+        "/api/v1/users", json={**body, "password": "p" * minimum}, headers=headers
+    )
+    assert (short.status_code, enough.status_code) == (422, 201)

@@ -10,6 +10,7 @@ from auth_service.lifespan import credentials_pool_hook, keys_hook, passwords_ho
 from auth_service.settings import AuthSettings, get_settings
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.tokens.endpoints import router as tokens_router
+from auth_service.users.endpoints import document_password_policy
 from auth_service.users.endpoints import router as users_router
 from auth_service.wellknown.endpoints import wellknown_router
 from servicekit.app import ServiceResources, create_service_app
@@ -29,7 +30,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             max_token_bytes=MAX_TOKEN_BYTES,
         )
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="auth",
         version=__version__,
@@ -43,3 +44,5 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             verifier_hook(build_verifier),
         ],
     )
+    document_password_policy(app, settings)
+    return app
