@@ -11,16 +11,6 @@ from pydantic_core import PydanticCustomError, core_schema
 # In the published schema too, so that clients (and the fuzzer) know NUL is refused.
 NO_NUL_PATTERN = "^[^\\x00]*$"
 
-# `\s`, `\S` and `.` mean different things to the regex engines that read these patterns:
-# ECMA-262 (the published JSON schema), Rust's regex (pydantic's validation) and Python's re
-# (schemathesis, jsonschema). Spelled out, they agree: SPACE is the union of their whitespace.
-SPACE = (
-    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x20\\x85\\xa0\\u1680\\u2000-\\u200a"
-    "\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff"
-)
-VISIBLE = f"[^{SPACE}]"  # unanchored: the text holds at least one non-space character
-TRIMMED = f"^[^{SPACE}]([^\\n]*[^{SPACE}])?$"  # no space at either end, no line feed within
-
 
 def _no_nul(value: str) -> str:
     # Caught here, a NUL is a 422 naming the field; let through, it is a database error (500).
