@@ -335,6 +335,10 @@ AUTH_DOCUMENT: dict[str, Any] = _apps()["auth"].openapi()
         ("a@b.co ", False),
         ("A.B@Example.COM", True),
         ("\u00d5\u00b3@ex\u00e4mple.de", True),
+        # A7: the fuzzer's input, then smaller: a NUL reached PostgreSQL (500)
+        ('"C\u00de@\u00e7\x00\u00df\u00e3.\u00a6', False),
+        ("a@b\x00.co", False),
+        ("a\x00@b.co", False),
     ],
 )
 def test_a6_every_regex_engine_reads_the_email_pattern_alike(email: str, valid: bool) -> None:

@@ -102,3 +102,16 @@ async def test_a5_an_unknown_token_type_hint_is_documented_as_ignored(auth_app: 
     form = auth_app.app.openapi()["paths"]["/oauth/revoke"]["post"]["requestBody"]["content"]
     hint = form["application/x-www-form-urlencoded"]["schema"]["properties"]["token_type_hint"]
     assert "enum" not in str(hint)
+
+
+async def test_a7_a_nul_in_an_email_is_a_422_not_a_500(auth_app: AuthApp) -> None:
+    """A7: `POST /api/v1/users` with `"email": "\\"C\\u00de@\\u00e7\\u0000..."` answered 500: the
+    pattern allowed a NUL, which PostgreSQL text cannot hold. The pattern now excludes it."""
+    headers = await auth_app.admin_headers()
+    response = await auth_app.client.post(
+        "/api/v1/users",
+        json={"email": "a@b\x00.co", "password": "p" * 12, "roles": ["viewer"]},
+        headers=headers,
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "email"

@@ -15,7 +15,9 @@ ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
 
 # Whitespace spelled out (servicekit.patterns): `\s` differs between the regex engines that
 # read this pattern, in the published schema and in validation.
-EMAIL_PATTERN = f"^[^@{SPACE}]{{1,64}}@[^@{SPACE}]+\\.[^@{SPACE}]+$"
+# No NUL either: PostgreSQL text cannot hold one.
+_EMAIL_CHAR = f"[^@\\x00{SPACE}]"
+EMAIL_PATTERN = f"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\\.{_EMAIL_CHAR}+$"
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
