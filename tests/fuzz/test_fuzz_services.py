@@ -17,7 +17,7 @@ from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from orders_service.main import create_app as create_orders_app
 from orders_service.settings import OrdersSettings
-from tests.fuzz.conftest import CALLERS, issuer_headers
+from tests.fuzz.conftest import CALLERS, AuthUnderFuzz, issuer_headers
 from tests.fuzz.harness import call_and_validate, schema_from_document
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer
@@ -47,14 +47,11 @@ def test_the_fuzzed_orders_document_is_the_served_one(orders_process: ServicePro
 @pytest.mark.parametrize("caller", CALLERS)
 @auth_api.parametrize()
 def test_auth_api_holds_against_generated_input(
-    case: Case[Any],
-    caller: str,
-    auth_process: ServiceProcess,
-    fuzz_issuer: tuple[TestIssuer, JwksServer],
+    case: Case[Any], caller: str, fuzz_auth: AuthUnderFuzz
 ) -> None:
     """For any request the auth document allows (and many it forbids), as any caller: no 5xx,
     answers as documented, every error problem+json, protective headers on every answer."""
-    call_and_validate(case, auth_process.base_url, issuer_headers(fuzz_issuer[0], caller))
+    call_and_validate(case, fuzz_auth.process.base_url, fuzz_auth.headers(caller))
 
 
 @pytest.mark.parametrize("caller", CALLERS)
