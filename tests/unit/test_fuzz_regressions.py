@@ -16,6 +16,7 @@ from fastapi import APIRouter, FastAPI
 from jsonschema import Draft202012Validator
 from pydantic import BaseModel, ValidationError
 
+from auth_service.clients.schemas import ClientCreate
 from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from auth_service.users.schemas import UserCreate
@@ -356,6 +357,38 @@ def test_a6_every_regex_engine_reads_the_email_pattern_alike(email: str, valid: 
     in_rust = jsonschema_rs.validator_for(schema).is_valid(body)
     try:
         UserCreate.model_validate(body)
+        accepted = True
+    except ValidationError:
+        accepted = False
+    assert (in_python, in_rust, accepted) == (valid, valid, valid)
+
+
+@pytest.mark.parametrize(
+    ("name", "valid"),
+    [
+        ("\x95\x00\u00c7", False),  # the fuzzer's input
+        ("a\x00b", False),
+        ("   ", False),
+        (" billing ", False),
+        ("billing\nexport", False),
+        ("billing export", True),
+        ("\u00c7a\u00e7a", True),
+    ],
+)
+def test_a8_a_client_name_is_documented_as_validated(name: str, valid: bool) -> None:
+    """A8: `POST /api/v1/clients` with `"name": "\\u0095\\u0000\\u00c7"` answered 500: a NUL
+    reached PostgreSQL. The name was also stripped after validation, so "   " matched the
+    document (minLength 1) and was refused. A name now has a pattern: no NUL, no spaces around;
+    the schema (read as Python and as schemathesis read it) and validation agree."""
+    schema = {
+        "$ref": "#/components/schemas/ClientCreate",
+        "components": AUTH_DOCUMENT["components"],
+    }
+    body = {"name": name, "roles": ["viewer"]}
+    in_python = Draft202012Validator(schema).is_valid(body)
+    in_rust = jsonschema_rs.validator_for(schema).is_valid(body)
+    try:
+        ClientCreate.model_validate(body)
         accepted = True
     except ValidationError:
         accepted = False

@@ -15,5 +15,5 @@ SPACE = (
 )
 # Unanchored: the text holds at least one non-space character.
 VISIBLE = f"[^{SPACE}]"
-# No space at either end, no line feed within.
-TRIMMED = f"^[^{SPACE}]([^\\n]*[^{SPACE}])?$"
+# No space at either end, no line feed within, no NUL (PostgreSQL text cannot hold one).
+TRIMMED = f"^[^\\x00{SPACE}]([^\\x00\\n]*[^\\x00{SPACE}])?$"
