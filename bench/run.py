@@ -22,6 +22,7 @@ def main() -> int:
     connections = int(os.environ.get("BENCH_CONNECTIONS", "64"))
     only = os.environ.get("BENCH_ONLY", "")
     results: list[tuple[str, WrkResult]] = []
+    half: dict[str, WrkResult] = {}
     with bench_stack() as stack:
         for scenario in SCENARIOS:
             if only and only not in scenario.name and scenario.server != "baseline":
@@ -48,6 +49,17 @@ def main() -> int:
             )
             results.append((scenario.name, result))
             print(f"  measured {scenario.name}: {result.rps:,.0f} req/s", flush=True)
+            if scenario.half_load:
+                half[scenario.name] = run_wrk(
+                    base + req.path,
+                    core=LOAD_CORE,
+                    seconds=seconds,
+                    connections=connections,
+                    method=req.method,
+                    headers=req.headers,
+                    body=req.body,
+                    rate=result.rps / 2,
+                )
     baseline = results[0][1]
     print()
     print(f"{'scenario':<48} {'req/s':>10} {'ratio':>6} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
@@ -55,6 +67,11 @@ def main() -> int:
         print(
             f"{name:<48} {r.rps:>10,.0f} {r.rps / baseline.rps:>6.2f} {r.p50_ms:>8.2f} "
             f"{r.p99_ms:>8.2f} {r.errors:>7}"
+        )
+    for name, r in half.items():
+        print(
+            f"{name} at half of its peak: {r.rps:,.0f} req/s, p50 {r.p50_ms:.2f} ms, "
+            f"p99 {r.p99_ms:.2f} ms"
         )
     print(f"\n1 uvicorn worker on core 0, wrk -t1 -c{connections} -d{seconds}s on core 1")
     issuance = [r for name, r in results if "/oauth/token" in name]

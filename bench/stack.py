@@ -28,7 +28,14 @@ APPS = {
     "baseline": "bench.baseline_app:create_app",
     "auth": "auth_service.main:create_app",
     "orders": "orders_service.main:create_app",
+    "orders-redis-only": "orders_service.main:create_app",
+    "orders-uncached": "orders_service.main:create_app",
     "cachekit": "bench.cachekit_app:create_app",
+}
+# Variants of an app: the same code with other settings, as a process of its own.
+APP_ENV = {
+    "orders-redis-only": {"ORDERS_CACHE_LOCAL_TTL_S": "0"},  # every cache hit is a Redis GET
+    "orders-uncached": {"ORDERS_CACHE_ENABLED": "false"},  # item reads from PostgreSQL
 }
 
 
@@ -74,7 +81,7 @@ class BenchStack:
         ]
         proc = subprocess.Popen(
             cmd,
-            env={**os.environ, **self.env, **(extra_env or {})},
+            env={**os.environ, **self.env, **APP_ENV.get(name, {}), **(extra_env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=ROOT,

@@ -41,8 +41,14 @@ def parse(output: str) -> WrkResult:
     return WrkResult(rps, p50, p99, errors)
 
 
-def lua_script(method: str, headers: dict[str, str], body: bytes | None) -> str:
+def lua_script(
+    method: str, headers: dict[str, str], body: bytes | None, *, delay_ms: float | None = None
+) -> str:
     lines = [f'wrk.method = "{method}"']
+    if delay_ms is not None:
+        # Each connection waits this long before its next request: the offered load is about
+        # connections / delay, and latency is measured from the send (wrk excludes the delay).
+        lines.append(f"function delay() return {delay_ms:.3f} end")
     for name, value in headers.items():
         lines.append(f'wrk.headers["{name}"] = "{value}"')
     if body is not None:
@@ -60,12 +66,16 @@ def run_wrk(
     method: str = "GET",
     headers: dict[str, str] | None = None,
     body: bytes | None = None,
+    rate: float | None = None,
 ) -> WrkResult:
+    """One wrk run; with `rate`, each connection is paced to offer about `rate` req/s in all
+    (wrk has no open-loop mode; the pacing is per connection, so measure what it achieved)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         raise RuntimeError("wrk is not installed: apt-get install wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua_script(method, headers or {}, body))
+        delay_ms = connections / rate * 1000 if rate else None
+        script.write(lua_script(method, headers or {}, body, delay_ms=delay_ms))
     try:
         out = subprocess.run(
             [

@@ -93,6 +93,32 @@ async def test_cache_slow_redis_costs_one_deadline_then_the_breaker_skips_it(
     assert rest_took < 0.1  # the breaker is open: no more waiting on Redis
 
 
+async def test_cache_invalidations_on_a_slow_redis_cost_one_deadline_and_land_later(
+    own_redis: EmbeddedRedis, client: Redis
+) -> None:
+    """A write touching many items while Redis hangs waits one deadline, not one per item;
+    every entry is still gone before the next read is served from Redis."""
+    cache = _cache(client, breaker_cooldown_s=0.3, op_timeout_s=0.1)
+    keys = [f"item:{n}" for n in range(30)]
+    for key in keys:
+        await cache.get_or_compute(key, CountingCompute(b"old"), base_ttl_s=60)
+    pauser = Redis.from_url(own_redis.url())
+    try:
+        await pauser.client_pause(800, all=True)
+        started = time.monotonic()
+        taken = [await cache.invalidate(key) for key in keys]
+        took = time.monotonic() - started
+    finally:
+        await pauser.aclose()
+    assert taken == [False] * 30
+    assert took < 0.5  # one 0.1 s deadline, then the breaker queues the rest
+
+    await asyncio.sleep(1.0)  # the pause and the breaker are over
+    fresh = CountingCompute(b"new")
+    assert [await cache.get_or_compute(k, fresh, base_ttl_s=60) for k in keys] == [b"new"] * 30
+    assert [await client.exists(cache.value_key(k)) for k in keys] == [1] * 30  # cached anew
+
+
 async def test_cache_invalidation_lost_to_an_outage_is_replayed_before_the_next_read(
     own_redis: EmbeddedRedis, client: Redis
 ) -> None:

@@ -241,6 +241,50 @@ async def test_cache_warm_loads_every_key_with_ttls_staggered_across_the_range(
     assert compute.runs == 0
 
 
+async def test_cache_warm_leaves_cached_and_locked_keys_to_their_owners(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    cache = _cache(redis_client, redis_prefix)
+    await cache.get_or_compute("item:cached", CountingCompute(b"live"), base_ttl_s=1000)
+    ttl_before = await redis_client.pttl(cache.value_key("item:cached"))
+    holder = CountingCompute(b"holder", release=asyncio.Event())
+    filling = asyncio.create_task(cache.get_or_compute("item:busy", holder, base_ttl_s=1000))
+    await holder.started.wait()
+
+    computes = {k: CountingCompute(b"warm") for k in ("item:cached", "item:busy", "item:cold")}
+    stored = await cache.warm([WarmEntry(k, c, base_ttl_s=1000) for k, c in computes.items()])
+
+    assert stored == 1
+    assert [computes[k].runs for k in ("item:cached", "item:busy", "item:cold")] == [0, 0, 1]
+    assert await redis_client.pttl(cache.value_key("item:cached")) <= ttl_before
+    assert holder.release is not None
+    holder.release.set()
+    assert await filling == b"holder"
+    for key, expected in (
+        ("item:cached", b"live"),
+        ("item:busy", b"holder"),
+        ("item:cold", b"warm"),
+    ):
+        assert await cache.get_or_compute(key, CountingCompute(b"x"), base_ttl_s=1000) == expected
+
+
+async def test_cache_warm_does_not_store_what_it_read_before_an_invalidation(
+    redis_client: Redis, redis_prefix: str
+) -> None:
+    """A write committed (and invalidated) while the warm-up computed: its result is dropped."""
+    cache = _cache(redis_client, redis_prefix)
+    stale = CountingCompute(b"before-write", release=asyncio.Event())
+    warming = asyncio.create_task(cache.warm([WarmEntry("item:1", stale, base_ttl_s=1000)]))
+    await stale.started.wait()
+    await cache.invalidate("item:1")
+    assert stale.release is not None
+    stale.release.set()
+    assert await warming == 0
+    assert await redis_client.exists(cache.value_key("item:1")) == 0
+    fresh = CountingCompute(b"after-write")
+    assert await cache.get_or_compute("item:1", fresh, base_ttl_s=1000) == b"after-write"
+
+
 async def test_cache_early_recompute_runs_in_one_caller_while_others_keep_the_value(
     redis_client: Redis, redis_prefix: str
 ) -> None:

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import asyncpg
 import httpx
 import pytest
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from servicekit.idempotency import request_fingerprint, storage_key
+from servicekit.metrics import registry
 from tests.support.backends import Backends
 from tests.support.cachetools import delete_prefix
 from tests.support.keyed_app import (
@@ -63,7 +63,7 @@ async def client(
 
 
 def _replays() -> float:
-    return REGISTRY.get_sample_value("servicekit_idempotency_replays_total") or 0.0
+    return registry.registry.get_sample_value("servicekit_idempotency_replays_total") or 0.0
 
 
 async def test_idempotency_first_request_runs_and_a_retry_replays_without_running(

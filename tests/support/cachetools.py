@@ -6,10 +6,10 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from prometheus_client import REGISTRY
 from redis.asyncio import Redis
 
 from servicekit.cache import RedisCache
+from servicekit.metrics import registry
 
 
 @dataclass
@@ -34,7 +34,7 @@ class CountingCompute:
 
 def cache_counter(metric: str, cache: str, **labels: str) -> float:
     """Current value of `servicekit_cache_<metric>_total` for cache `cache`."""
-    value = REGISTRY.get_sample_value(
+    value = registry.registry.get_sample_value(
         f"servicekit_cache_{metric}_total", {"cache": cache, **labels}
     )
     return value or 0.0

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from orders_service.context import Actor
@@ -70,3 +72,23 @@ def make_item(
         created_by="tester",
         updated_by="tester",
     )
+
+
+# The writes orders refuses without an Idempotency-Key (pedidos/endpoints.py KEY_REQUIRED).
+_KEY_REQUIRED = re.compile(r"/api/v1/pedidos(/[^/]+/confirm)?")
+
+
+def add_idempotency_key(request: httpx.Request) -> None:
+    """httpx request hook: a fresh Idempotency-Key on each write that requires one and was
+    sent without, as a well-behaved client does (one key per intended operation)."""
+    if (
+        request.method == "POST"
+        and "idempotency-key" not in request.headers
+        and _KEY_REQUIRED.fullmatch(request.url.path)
+    ):
+        request.headers["Idempotency-Key"] = uuid.uuid4().hex
+
+
+async def add_idempotency_key_async(request: httpx.Request) -> None:
+    """`add_idempotency_key` for an httpx.AsyncClient."""
+    add_idempotency_key(request)

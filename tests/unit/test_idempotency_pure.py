@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 
 from servicekit.idempotency import (
@@ -98,6 +98,36 @@ def test_idempotency_route_template_comes_from_the_app_routes() -> None:
     )
     assert app_route_template(scope("GET", "/api/v1/pedidos/42/confirm")) is None  # 405
     assert app_route_template(scope("POST", "/api/v1/other")) is None
+
+
+def test_idempotency_route_template_of_a_route_in_an_included_router() -> None:
+    """Routers included with prefixes (FastAPI keeps them as branches) resolve to the full
+    template, as routing sees it."""
+    router = APIRouter(prefix="/pedidos")
+
+    @router.post("/{pedido_id}/confirm")
+    async def confirm(pedido_id: str) -> None:
+        return None
+
+    @router.patch("")
+    async def patch_all() -> None:
+        return None
+
+    app = FastAPI()
+    app.include_router(router, prefix="/api/v1")
+
+    def scope(method: str, path: str, root_path: str = "") -> dict[str, Any]:
+        return {"type": "http", "method": method, "path": path, "app": app, "root_path": root_path}
+
+    assert app_route_template(scope("POST", "/api/v1/pedidos/7/confirm")) == (
+        "/api/v1/pedidos/{pedido_id}/confirm"
+    )
+    assert app_route_template(scope("PATCH", "/api/v1/pedidos")) == "/api/v1/pedidos"
+    assert app_route_template(scope("POST", "/api/v1/pedidos")) is None  # 405
+    assert app_route_template(scope("POST", "/pedidos/7/confirm")) is None
+    assert app_route_template(scope("POST", "/svc/api/v1/pedidos/7/confirm", "/svc")) == (
+        "/api/v1/pedidos/{pedido_id}/confirm"
+    )
 
 
 def test_idempotency_ttl_setting_is_held_to_24_to_48_hours() -> None:

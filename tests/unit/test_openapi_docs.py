@@ -117,3 +117,41 @@ def test_no_ref_in_any_service_document_points_outside_components() -> None:
         for ref in re.findall(r'"\$ref": "([^"]+)"', text):
             name = ref.removeprefix("#/components/schemas/")
             assert name in app.openapi()["components"]["schemas"], ref
+
+
+def test_orders_documents_idempotency_on_every_post_and_patch_of_its_api() -> None:
+    """Each write under /api/v1 states the header (required on POST /pedidos and confirm),
+    its scope and lifetimes, the replay headers, and the 400/409/422/503 answers."""
+    settings = OrdersSettings(environment="test", idempotency_ttl_s=36 * 3600)
+    schema = _schema(create_orders_app(settings))
+    required = {("post", "/api/v1/pedidos"), ("post", "/api/v1/pedidos/{pedido_id}/confirm")}
+    writes = [
+        (method, path, op)
+        for path, item in schema["paths"].items()
+        if path.startswith("/api/v1")
+        for method, op in item.items()
+        if method in ("post", "patch")
+    ]
+    assert len(writes) == 9  # items: POST, PATCH; pedidos: POST, lines, 5 transitions
+    for method, path, op in writes:
+        [header] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
+        assert header["in"] == "header"
+        assert header["required"] is ((method, path) in required), (method, path)
+        text = header["description"]
+        for fact in ("tenant and subject", "36 h", f"{settings.idempotency_lock_ttl_s:g} s"):
+            assert fact in text, (path, fact)
+        responses = op["responses"]
+        for code in ("400", "409", "422", "503"):
+            assert PROBLEM_CONTENT_TYPE in responses[code]["content"], (path, code)
+        assert "Retry-After" in responses["409"]["headers"]
+        assert "Retry-After" in responses["503"]["headers"]
+        success = [code for code in responses if code.startswith("2")]
+        assert success, path
+        for code in success:
+            assert {"Idempotent-Replayed", "X-Idempotent-Replayed"} <= responses[code][
+                "headers"
+            ].keys()
+    for path, item in schema["paths"].items():
+        for method in ("get", "delete"):
+            params = item.get(method, {}).get("parameters", [])
+            assert all(p["name"] != "Idempotency-Key" for p in params), (method, path)

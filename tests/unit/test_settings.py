@@ -57,3 +57,24 @@ def test_database_url_accepts_both_schemes(given: str, expected: str) -> None:
 def test_database_url_rejects_other_schemes() -> None:
     with pytest.raises(ValueError, match="postgresql"):
         normalize_database_url("mysql://a@h/d")
+
+
+def test_orders_idempotency_ttl_is_24_to_48_hours_and_reservations_outlive_requests() -> None:
+    assert OrdersSettings().idempotency_ttl_s == 24 * 3600
+    assert OrdersSettings(idempotency_ttl_s=48 * 3600).idempotency_ttl_s == 48 * 3600
+    for ttl in (23 * 3600, 49 * 3600):
+        with pytest.raises(ValidationError, match="idempotency_ttl_s"):
+            OrdersSettings(idempotency_ttl_s=ttl)
+    with pytest.raises(ValidationError, match="graceful_timeout_s"):
+        OrdersSettings(idempotency_lock_ttl_s=20, graceful_timeout_s=30)
+    assert OrdersSettings(idempotency_lock_ttl_s=31, graceful_timeout_s=30)
+    # Unset, it follows the graceful timeout (a chart may raise that one alone).
+    assert OrdersSettings().idempotency_lock_ttl_s == 60
+    assert OrdersSettings(graceful_timeout_s=120).idempotency_lock_ttl_s == 150
+
+
+def test_orders_item_cache_defaults() -> None:
+    settings = OrdersSettings()
+    assert settings.cache_item_ttl_s == 300
+    assert 0 < settings.cache_local_ttl_s <= 5  # the staleness bound for other replicas' writes
+    assert settings.cache_enabled

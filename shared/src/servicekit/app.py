@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -60,12 +61,15 @@ def create_service_app(
     description: str = "",
     checks: Sequence[HealthCheck] = (),
     migrations_section: str | None = None,
+    middleware: Sequence[Middleware] = (),
 ) -> FastAPI:
     """Build a FastAPI app with the shared lifespan, error handling and request ids.
 
     Readiness always checks PostgreSQL, and Redis when `redis_url` is given; `checks` adds more
     (a soft dependency is `critical=False`). With `migrations_section`, startup also waits for
-    the database to be at that Alembic section's head.
+    the database to be at that Alembic section's head. `middleware` (outermost first) runs
+    inside the request-id and metrics middleware, so whatever it answers by itself (a replayed
+    response, a 409) still carries `X-Request-ID`, gets an access-log line and is counted.
     """
     configure_logging(service=settings.service_name, level=settings.log_level)
     shutdown = ShutdownState()
@@ -109,6 +113,9 @@ def create_service_app(
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
     )
     app.state.settings = settings
     app.state.shutdown = shutdown
@@ -131,8 +138,11 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     install_openapi(app)
+    # Last added runs first: request ids wrap everything, metrics time the rest, the
+    # protections refuse hostile input before the service's own middleware sees it.
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
     install_protections(app, settings)
-    # Last added runs first: request ids wrap everything, metrics time the rest.
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(RequestIdMiddleware)
     return app

@@ -38,10 +38,10 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from prometheus_client import Counter
 from redis.asyncio import Redis
 
 from servicekit._redisops import REDIS_ERRORS, Breaker, LuaScript, deadline
+from servicekit.metrics import registry
 
 log = logging.getLogger("servicekit.cache")
 
@@ -50,23 +50,30 @@ Compute = Callable[[], Awaitable[bytes]]
 JITTER_MIN = 0.05
 JITTER_MAX = 0.15
 
-_HITS = Counter(
-    "servicekit_cache_hits",
+# On the registry `/metrics` renders (servicekit.metrics), not prometheus-client's default.
+_HITS = registry.counter(
+    "servicekit_cache_hits_total",
     "Reads answered from the cache (layer: local process or redis)",
     ["cache", "layer"],
 )
-_MISSES = Counter("servicekit_cache_misses", "Reads that found no cached value", ["cache"])
-_EARLY = Counter("servicekit_cache_early_recomputes", "XFetch recomputes before expiry", ["cache"])
-_LOCK_WAITS = Counter(
-    "servicekit_cache_lock_waits", "Misses that waited for another caller's compute", ["cache"]
+_MISSES = registry.counter(
+    "servicekit_cache_misses_total", "Reads that found no cached value", ["cache"]
 )
-_LOCK_TIMEOUTS = Counter(
-    "servicekit_cache_lock_timeouts",
+_EARLY = registry.counter(
+    "servicekit_cache_early_recomputes_total", "XFetch recomputes before expiry", ["cache"]
+)
+_LOCK_WAITS = registry.counter(
+    "servicekit_cache_lock_waits_total",
+    "Misses that waited for another caller's compute",
+    ["cache"],
+)
+_LOCK_TIMEOUTS = registry.counter(
+    "servicekit_cache_lock_timeouts_total",
     "Waits that hit the bound and computed for themselves",
     ["cache"],
 )
-_ERRORS = Counter(
-    "servicekit_cache_errors", "Redis failures or timeouts absorbed by the cache", ["cache"]
+_ERRORS = registry.counter(
+    "servicekit_cache_errors_total", "Redis failures or timeouts absorbed by the cache", ["cache"]
 )
 
 # format byte, expiry (epoch seconds, wall clock: shared by every replica), delta (seconds)
@@ -313,6 +320,20 @@ class RedisCache:
     def lock_key(self, value_key: str) -> str:
         return self._locks + value_key[len(self._values) :]
 
+    def get_local(self, key: str) -> bytes | None:
+        """The value of `key` in the in-process layer, or None: no I/O, nothing computed.
+
+        For a caller's own fast path (answering before any routing when the value is at
+        hand); a None sends it to `get_or_compute`. Counted as a local hit when found.
+        """
+        local = self._local
+        if local is None:
+            return None
+        value = local.get(self._values + key)
+        if value is not None:
+            self._hits_local.inc()
+        return value
+
     async def get_or_compute(self, key: str, compute: Compute, *, base_ttl_s: float) -> bytes:
         """The cached bytes for `key`, or `compute()`'s result (stored for the jittered TTL).
 
@@ -445,12 +466,19 @@ class RedisCache:
         """Drop `key` here, in Redis and (by broadcast) in other replicas' local layers.
 
         Call it after the write it reflects has committed. Returns False when Redis did not
-        take it; the invalidation is then retried before this process's next Redis read.
+        take it (or failed moments ago: the breaker is open); the invalidation is then retried
+        before this process's next Redis read.
         """
         full = self._values + key
         self._epoch += 1
         if self._local is not None:
             self._local.discard(full)
+        if self._breaker.is_open():
+            # Redis just failed: queue it rather than wait a deadline per key (a confirm may
+            # invalidate a hundred items; a slow Redis must not cost a hundred deadlines).
+            self._errors.inc()
+            self._pending_invalidations.add(full)
+            return False
         try:
             async with deadline(self._op_timeout_s):
                 await _INVALIDATE(self._redis, (full, self.lock_key(full)), (self._channel,))
@@ -471,7 +499,12 @@ class RedisCache:
 
         TTLs are staggered: entry i of n gets jitter fraction (i + U(0, 1)) / n, so the
         warmed keys expire spread evenly across [base x 1.05, base x 1.15] rather than in a
-        clump. An entry whose compute fails is skipped and logged.
+        clump. Each entry goes through the miss protocol: a key that already holds a value,
+        or whose lock another caller holds, is left alone; otherwise the lock is taken before
+        `compute` runs and the store happens only while it is still held, so a write whose
+        invalidation lands during the warm-up is never overwritten by what was read before
+        it. `compute` must read its source after it is called (not from a snapshot taken
+        before), for the same reason. An entry whose compute fails is skipped and logged.
         """
         count = len(entries)
         stored = 0
@@ -479,12 +512,28 @@ class RedisCache:
 
         async def load(index: int, item: WarmEntry) -> None:
             nonlocal stored
+            full = self._values + item.key
+            lock = self.lock_key(full)
+            token = os.urandom(12).hex()
             async with gate:
+                try:
+                    async with deadline(self._op_timeout_s):
+                        reply = await _GET_OR_LOCK(
+                            self._redis, (full, lock), (token, self._lock_ttl_ms)
+                        )
+                except REDIS_ERRORS:
+                    self._failed("warm")
+                    return
+                if reply[0] != 2:
+                    return  # already cached, or being computed by a reader right now
                 started = time.perf_counter()
                 try:
                     value = await item.compute()
                 except Exception:  # noqa: BLE001 - one bad entry must not stop the warm-up
                     log.warning("cache warm compute failed", extra={"cache_key": item.key})
+                    with contextlib.suppress(*REDIS_ERRORS):
+                        async with deadline(self._op_timeout_s):
+                            await _UNLOCK(self._redis, (lock,), (token,))
                     return
                 delta = time.perf_counter() - started
                 fraction = (index + self._jitter_random()) / count
@@ -492,15 +541,16 @@ class RedisCache:
                 entry = CacheEntry(value, self._clock() + ttl_s, delta)
                 try:
                     async with deadline(self._op_timeout_s):
-                        await self._redis.set(
-                            self._values + item.key,
-                            encode_entry(entry),
-                            px=_ttl_ms(item.base_ttl_s, ttl_s),
+                        done = await _STORE_AND_UNLOCK(
+                            self._redis,
+                            (full, lock),
+                            (token, encode_entry(entry), _ttl_ms(item.base_ttl_s, ttl_s)),
                         )
                 except REDIS_ERRORS:
                     self._failed("warm")
                     return
-                stored += 1
+                if done:
+                    stored += 1
 
         await asyncio.gather(*(load(i, e) for i, e in enumerate(entries)))
         return stored

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -99,32 +100,117 @@ def _problem(description: str, schema: str = "Problem") -> dict[str, Any]:
     }
 
 
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_REPLAY_HEADERS = ("Idempotent-Replayed", "X-Idempotent-Replayed")
+_RETRY_AFTER = {"description": "Seconds to wait before retrying", "schema": {"type": "integer"}}
+
+
 def idempotency_key(*, required: bool) -> dict[str, Any]:
     """`openapi_extra` for a route that honours `Idempotency-Key`
-    (draft-ietf-httpapi-idempotency-key-header): the header and its error answers."""
+    (draft-ietf-httpapi-idempotency-key-header): the header, its behaviour and its errors.
+
+    `document_idempotency(app, ttl_s=..., lock_ttl_s=...)` adds the configured lifetimes to
+    the description; the generated schema also declares the replay headers on the route's
+    success responses.
+    """
+    presence = (
+        "Required: a request without it is answered 400 and not processed."
+        if required
+        else "Optional: without it the request is processed as usual, with no replay."
+    )
     return {
         "parameters": [
             {
-                "name": "Idempotency-Key",
+                "name": IDEMPOTENCY_HEADER,
                 "in": "header",
                 "required": required,
                 "description": (
-                    "A unique key per intended operation. A retry with the same key and body "
-                    "replays the stored answer (`Idempotent-Replayed: true`); the same key "
-                    "with another body is 422; while the first is still running, 409."
+                    "A unique key per intended operation, as a bare token or a quoted string "
+                    "(1-255 characters of `A-Z a-z 0-9 - _ . : ~ + / =`). "
+                    f"{presence} "
+                    "The key is scoped to the caller's tenant and subject, the method and this "
+                    "route: another caller's identical key is a different key. The first "
+                    "request runs and its answer (status, body, `Location`, `ETag`, "
+                    "`Content-Type`) is stored; a retry with the same key and the same request "
+                    "(path, query, `If-Match`, canonical JSON body) gets that stored answer "
+                    "again, with `Idempotent-Replayed: true` and `X-Idempotent-Replayed: "
+                    "true`, and nothing runs twice. Answers >= 500 and rejections (400, 401, "
+                    "403, 408, 413, 422, 429) are not stored, so the same key may be retried."
                 ),
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             }
         ],
         "responses": {
-            **({"400": _problem("Idempotency-Key is required and missing")} if required else {}),
-            "409": _problem("A request with this Idempotency-Key is still in progress"),
+            "400": _problem(
+                "Idempotency-Key malformed or given twice"
+                + ("; or missing (it is required here)" if required else "")
+            ),
+            "409": {
+                **_problem("A request with this Idempotency-Key is still in progress"),
+                "headers": {"Retry-After": _RETRY_AFTER},
+            },
             "422": _problem(
-                "Invalid request, or Idempotency-Key reused with another body",
+                "Invalid request, or Idempotency-Key already used with another request "
+                "(target or body)",
                 "ValidationProblem",
             ),
+            "503": {
+                **_problem(
+                    "The idempotency store is unavailable: a request carrying "
+                    "Idempotency-Key is not processed (retry later with the same key)"
+                ),
+                "headers": {"Retry-After": _RETRY_AFTER},
+            },
         },
     }
+
+
+def _takes_idempotency_key(operation: dict[str, Any]) -> bool:
+    return any(p.get("name") == IDEMPOTENCY_HEADER for p in operation.get("parameters", ()))
+
+
+def _document_replay_headers(operation: dict[str, Any]) -> None:
+    for code, response in operation.get("responses", {}).items():
+        if code.startswith("2"):
+            headers = response.setdefault("headers", {})
+            for name in _REPLAY_HEADERS:
+                headers[name] = {
+                    "description": "`true` when this is a stored answer replayed for a "
+                    "repeated Idempotency-Key; absent on a first run",
+                    "schema": {"type": "string", "enum": ["true"]},
+                }
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:g} h"
+
+
+def document_idempotency(app: FastAPI, *, ttl_s: float, lock_ttl_s: float) -> None:
+    """Add the configured lifetimes of stored answers and reservations to every route marked
+    with `idempotency_key(...)` (call after `create_service_app`)."""
+    generate: Callable[[], dict[str, Any]] = app.openapi
+    note = (
+        f" Stored answers are kept for {_hours(ttl_s)}; a reservation whose request never "
+        f"finished (a crash) expires after {lock_ttl_s:g} s, and the key can then be used again."
+    )
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for path_item in schema.get("paths", {}).values():
+            for operation in path_item.values():
+                if not isinstance(operation, dict):
+                    continue
+                for parameter in operation.get("parameters", ()):
+                    described = parameter.get("description", "")
+                    # Parameters may be one shared object in several operations: add it once.
+                    if parameter.get("name") == IDEMPOTENCY_HEADER and note not in described:
+                        parameter["description"] = described + note
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
 
 
 _FASTAPI_ERROR_SCHEMAS: tuple[dict[str, str], ...] = (
@@ -177,6 +263,8 @@ def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
                 responses.setdefault("403", _problem("The token lacks a required permission"))
             if "health" not in operation.get("tags", ()):
                 responses.setdefault("default", _problem("Any other error (RFC 9457)"))
+            if _takes_idempotency_key(operation):
+                _document_replay_headers(operation)
     # FastAPI's own validation-error schemas, now that 422 answers are problems.
     fastapi_own = ("HTTPValidationError", "ValidationError")
     others = {n: s for n, s in schemas.items() if n not in fastapi_own}

@@ -32,6 +32,7 @@ For a POST or PATCH under `path_prefix` whose path matches a route of the app:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import json
@@ -39,15 +40,18 @@ import logging
 import math
 import os
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Collection, Iterable, Sequence
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
-from prometheus_client import Counter
+from fastapi.routing import iter_route_contexts
 from redis.asyncio import Redis
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit._redisops import REDIS_ERRORS, Breaker, LuaScript, deadline
+from servicekit.metrics import registry
 from servicekit.problems import ProblemError, problem_response, problem_type
 
 log = logging.getLogger("servicekit.idempotency")
@@ -59,11 +63,12 @@ REPLAY_HEADERS = ((b"idempotent-replayed", b"true"), (b"x-idempotent-replayed", 
 
 _KEY_CHARS = re.compile(r"[A-Za-z0-9\-_.:~+/=]{1,255}")
 
-_REPLAYS = Counter(
-    "servicekit_idempotency_replays", "Keyed requests answered with a stored response"
+# On the registry `/metrics` renders (servicekit.metrics), not prometheus-client's default.
+_REPLAYS = registry.counter(
+    "servicekit_idempotency_replays_total", "Keyed requests answered with a stored response"
 )
-_OUTCOMES = Counter(
-    "servicekit_idempotency_requests",
+_OUTCOMES = registry.counter(
+    "servicekit_idempotency_requests_total",
     "Keyed requests by outcome: stored, not_stored, replayed, conflict, in_progress, "
     "mismatch, unavailable, invalid, missing, too_large",
     ["outcome"],
@@ -194,14 +199,62 @@ def _template_in(routes: Iterable[BaseRoute], scope: Scope, prefix: str) -> str 
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class _RouteEntry:
+    regex: re.Pattern[str]
+    methods: frozenset[str]
+    template: str
+
+
+# Per app: (its route list's length when built, the method routes with their full templates,
+# the mounts). Built on first use: routers included into the app are flattened once.
+_ROUTE_TABLES: weakref.WeakKeyDictionary[Any, tuple[int, list[_RouteEntry], list[Mount]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _route_table(app: Any, routes: Sequence[BaseRoute]) -> tuple[list[_RouteEntry], list[Mount]]:
+    cached = _ROUTE_TABLES.get(app)
+    if cached is not None and cached[0] == len(routes):
+        return cached[1], cached[2]
+    entries: list[_RouteEntry] = []
+    mounts: list[Mount] = []
+    # FastAPI keeps included routers as branches (`_IncludedRouter`); iter_route_contexts
+    # yields every route with its effective (prefixed) path, as routing itself sees it.
+    for context in iter_route_contexts(routes):
+        original = context.original_route
+        if isinstance(original, Mount):
+            mounts.append(original)
+            continue
+        methods, template = context.methods, context.path_format
+        regex = getattr(context, "path_regex", None)
+        if methods and template is not None and regex is not None:
+            entries.append(_RouteEntry(regex, frozenset(methods), template))
+    with contextlib.suppress(TypeError):  # an app that cannot be weakly referenced: no cache
+        _ROUTE_TABLES[app] = (len(routes), entries, mounts)
+    return entries, mounts
+
+
 def app_route_template(scope: Scope) -> str | None:
-    """The template (`/api/v1/pedidos/{id}/confirm`) of the app route this request matches."""
+    """The template (`/api/v1/pedidos/{id}/confirm`) of the app route this request matches.
+
+    None when no route matches both the path and the method (the app answers 404 or 405).
+    """
     app = scope.get("app")
     router = getattr(app, "router", None)
     routes: Sequence[BaseRoute] | None = getattr(router, "routes", None)
     if routes is None:
         return None
-    return _template_in(routes, scope, "")
+    entries, mounts = _route_table(app, routes)
+    path: str = scope["path"]
+    root: str = scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root) :]
+    method: str = scope["method"]
+    for entry in entries:
+        if method in entry.methods and entry.regex.match(path):
+            return entry.template
+    return _template_in(mounts, scope, "") if mounts else None
 
 
 def bearer_scope_resolver(

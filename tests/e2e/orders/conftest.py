@@ -7,8 +7,10 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
+import redis
 
 from tests.support.backends import Backends
+from tests.support.orders import add_idempotency_key
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
@@ -20,31 +22,66 @@ def issuer() -> TestIssuer:
     return TestIssuer()
 
 
+def orders_env(
+    *, database_url: str, redis_url: str, jwks_url: str, redis_prefix: str
+) -> dict[str, str]:
+    """The environment of an orders process for the e2e tests."""
+    return {
+        "ORDERS_DATABASE_URL": database_url,
+        "ORDERS_REDIS_URL": redis_url,
+        "ORDERS_JWKS_URL": jwks_url,
+        "ORDERS_JWT_ISSUER": ISSUER,
+        "ORDERS_JWT_AUDIENCE": AUDIENCE,
+        "ORDERS_ENVIRONMENT": "test",
+        "ORDERS_LOG_LEVEL": "WARNING",
+        # The concurrency tests open many transactions at once.
+        "ORDERS_DATABASE_POOL_SIZE": "20",
+        # Cache entries and idempotency records (kept 24 h) under this run's own prefix.
+        "ORDERS_CACHE_NAMESPACE": redis_prefix + "cache:",
+        "ORDERS_IDEMPOTENCY_NAMESPACE": redis_prefix + "idem:",
+    }
+
+
+@pytest.fixture(scope="session")
+def jwks_url(issuer: TestIssuer) -> Iterator[str]:
+    with serve_jwks(issuer) as jwks:
+        yield jwks.url
+
+
+@pytest.fixture(scope="session")
+def orders_redis_prefix(backends: Backends) -> Iterator[str]:
+    """The prefix of every Redis key the session's orders process writes; deleted at the end."""
+    prefix = f"test:{uuid.uuid4().hex[:12]}:orders:"
+    yield prefix
+    client = redis.Redis.from_url(backends.redis_url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
 def orders_url(
-    issuer: TestIssuer,
     backends: Backends,
     orders_database_url: str,
+    jwks_url: str,
+    orders_redis_prefix: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[str]:
-    with serve_jwks(issuer) as jwks:
-        env = {
-            "ORDERS_DATABASE_URL": orders_database_url,
-            "ORDERS_REDIS_URL": backends.redis_url,
-            "ORDERS_JWKS_URL": jwks.url,
-            "ORDERS_JWT_ISSUER": ISSUER,
-            "ORDERS_JWT_AUDIENCE": AUDIENCE,
-            "ORDERS_ENVIRONMENT": "test",
-            "ORDERS_LOG_LEVEL": "WARNING",
-            # The concurrency test opens many transactions at once.
-            "ORDERS_DATABASE_POOL_SIZE": "20",
-        }
-        log = tmp_path_factory.mktemp("orders") / "orders.log"
-        proc = ServiceProcess("orders_service.main:create_app", env, log).start()
-        try:
-            yield proc.base_url
-        finally:
-            proc.stop()
+    env = orders_env(
+        database_url=orders_database_url,
+        redis_url=backends.redis_url,
+        jwks_url=jwks_url,
+        redis_prefix=orders_redis_prefix,
+    )
+    log = tmp_path_factory.mktemp("orders") / "orders.log"
+    proc = ServiceProcess("orders_service.main:create_app", env, log).start()
+    try:
+        yield proc.base_url
+    finally:
+        proc.stop()
 
 
 @pytest.fixture
@@ -61,7 +98,10 @@ def client_for(orders_url: str, issuer: TestIssuer, tenant: str) -> Iterator[Cli
     def make(*roles: str, tenant_id: str | None = None, sub: str = "user-1") -> httpx.Client:
         token = issuer.issue(sub=sub, tenant_id=tenant_id or tenant, roles=list(roles))
         client = httpx.Client(
-            base_url=orders_url, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            base_url=orders_url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            event_hooks={"request": [add_idempotency_key]},
         )
         clients.append(client)
         return client

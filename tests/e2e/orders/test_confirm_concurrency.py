@@ -8,8 +8,10 @@ import random
 import httpx
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.orders import add_idempotency_key_async
 from tests.support.tokens import TestIssuer
 
+KEYED = {"request": [add_idempotency_key_async]}
 N_PEDIDOS = 24
 INITIAL_STOCK = 20
 
@@ -26,7 +28,9 @@ def _create_pedido(editor: httpx.Client, lines: list[tuple[str, int]]) -> str:
 
 async def _confirm_all(base_url: str, token: str, pedido_ids: list[str]) -> list[httpx.Response]:
     headers = {"Authorization": f"Bearer {token}"}
-    async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60) as client:
+    async with httpx.AsyncClient(
+        base_url=base_url, headers=headers, timeout=60, event_hooks=KEYED
+    ) as client:
         return await asyncio.gather(
             *(client.post(f"/api/v1/pedidos/{pid}/confirm") for pid in pedido_ids)
         )
@@ -84,7 +88,9 @@ def test_confirms_locking_items_in_opposite_orders_do_not_deadlock(
 
     async def cancel_all() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=orders_url, headers=headers, timeout=60) as c:
+        async with httpx.AsyncClient(
+            base_url=orders_url, headers=headers, timeout=60, event_hooks=KEYED
+        ) as c:
             return await asyncio.gather(
                 *(c.post(f"/api/v1/pedidos/{pid}/cancel") for pid in pedidos)
             )
@@ -103,7 +109,9 @@ def test_parallel_creates_of_one_sku_leave_exactly_one_item(
 
     async def create_all() -> list[httpx.Response]:
         headers = {"Authorization": f"Bearer {token}"}
-        async with httpx.AsyncClient(base_url=orders_url, headers=headers, timeout=60) as c:
+        async with httpx.AsyncClient(
+            base_url=orders_url, headers=headers, timeout=60, event_hooks=KEYED
+        ) as c:
             return await asyncio.gather(
                 *(c.post("/api/v1/items", json=item_body(sku="RACE")) for _ in range(12))
             )

@@ -3,11 +3,63 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
-from orders_service.settings import get_settings
+from orders_service.cache import build_item_cache
+from orders_service.items.service import warm_item_cache
+from orders_service.settings import OrdersSettings, get_settings
 from servicekit.cli import add_migrate_command, add_serve_command, dispatch
+from servicekit.db import create_engine, create_sessionmaker
+from servicekit.redis import create_redis
+
+
+async def _warm(settings: OrdersSettings, *, limit: int) -> tuple[int, int]:
+    engine = create_engine(settings, application_name="orders-cache-warm")
+    redis = create_redis(settings.redis_url)
+    try:
+        # No in-process layer: this process exits; the replicas read what it stores in Redis.
+        item_cache = build_item_cache(settings, redis, local=False)
+        since = datetime.now(UTC) - timedelta(days=settings.cache_warm_window_days)
+        return await warm_item_cache(
+            create_sessionmaker(engine), item_cache, limit=limit, since=since
+        )
+    finally:
+        await redis.aclose()
+        await engine.dispose()
+
+
+def _add_cache_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cache = sub.add_parser("cache", help="item read cache")
+    actions = cache.add_subparsers(title="actions")
+
+    def usage(_: argparse.Namespace) -> int:
+        cache.print_help()
+        return 2
+
+    cache.set_defaults(handler=usage)
+    warm = actions.add_parser(
+        "warm",
+        help="load the hottest items into the cache, with TTLs staggered so they do not "
+        "expire together (hottest: most pedido lines in the last CACHE_WARM_WINDOW_DAYS, "
+        "then most recently updated)",
+    )
+    warm.add_argument("--limit", type=int, help="how many items (default: CACHE_WARM_LIMIT)")
+
+    def run(args: argparse.Namespace) -> int:
+        settings = get_settings()
+        limit = args.limit if args.limit is not None else settings.cache_warm_limit
+        if limit < 1:
+            print("--limit must be at least 1", file=sys.stderr)  # noqa: T201 - command output
+            return 2
+        stored, chosen = asyncio.run(_warm(settings, limit=limit))
+        # Entries already cached (or being filled by a reader right now) are left as they are.
+        print(f"cache warm: stored {stored} of the {chosen} hottest items")  # noqa: T201
+        return 0
+
+    warm.set_defaults(handler=run)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -15,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands")
     add_migrate_command(sub, section="orders", database_url=lambda: get_settings().database_url)
     add_serve_command(sub, app="orders_service.main:create_app")
+    _add_cache_command(sub)
     return parser
 
 

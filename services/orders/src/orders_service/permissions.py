@@ -15,6 +15,7 @@ outside its tenant, exactly as for one that never existed.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Iterable
 from enum import StrEnum
 from typing import Annotated
@@ -78,6 +79,12 @@ _ROLE_NAMES = frozenset(role.value for role in Role)
 
 def permissions_for(roles: Iterable[str]) -> frozenset[Permission]:
     """Everything the given role names grant; names this service does not know grant nothing."""
+    return _granted(roles if isinstance(roles, tuple) else tuple(roles))
+
+
+@functools.lru_cache(maxsize=256)
+def _granted(roles: tuple[str, ...]) -> frozenset[Permission]:
+    # Tokens carry a handful of role combinations: each is worked out once per process.
     granted: frozenset[Permission] = frozenset()
     for name in roles:
         if name in _ROLE_NAMES:

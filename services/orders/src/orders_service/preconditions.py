@@ -34,3 +34,10 @@ class IfMatch:
 
     def matches(self, version: int) -> bool:
         return self.any_version or version in self.versions
+
+
+def none_match(if_none_match: str | None, etag: str) -> bool:
+    """True when If-None-Match names `etag` (weak comparison, RFC 9110 13.1.2): answer 304."""
+    if if_none_match is None:
+        return False
+    return etag in {tag.strip().removeprefix("W/") for tag in if_none_match.split(",")}

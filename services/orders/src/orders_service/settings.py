@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
@@ -24,6 +24,46 @@ class OrdersSettings(ServiceSettings):
     jwt_audience: str = "orders"
     # Largest request body accepted (413 above it); a pedido of 100 lines is about 10 KiB.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
+
+    # Item read cache (servicekit.cache.RedisCache); TTL = base x (1 + U(0.05, 0.15)).
+    # Off: every item read goes to PostgreSQL (a kill switch; writes still need no Redis).
+    cache_enabled: bool = True
+    cache_namespace: str = "orders:cache:"
+    cache_item_ttl_s: float = Field(default=300.0, ge=1, le=86_400)
+    # In-process layer in front of Redis: a hit costs no round trip. A write on this replica
+    # evicts it at once; a write on another replica evicts it through Redis pub/sub (about a
+    # millisecond), and within this bound if that message is lost. 0 turns the layer off.
+    cache_local_ttl_s: float = Field(default=2.0, ge=0, le=60)
+    cache_local_max_entries: int = Field(default=10_000, ge=16, le=1_000_000)
+    cache_lock_ttl_s: float = Field(default=2.0, gt=0, le=60)
+    cache_wait_timeout_s: float = Field(default=0.5, gt=0, le=10)
+    # Each Redis call of the cache answers within this or the read goes to the database.
+    cache_op_timeout_s: float = Field(default=0.25, gt=0, le=5)
+    cache_breaker_cooldown_s: float = Field(default=1.0, ge=0, le=60)
+    # `orders-service cache warm` loads this many of the hottest items by default.
+    cache_warm_limit: int = Field(default=1000, ge=1, le=100_000)
+    cache_warm_window_days: int = Field(default=7, ge=1, le=365)
+
+    # Idempotency-Key (servicekit.idempotency); draft-ietf-httpapi-idempotency-key-header.
+    idempotency_namespace: str = "orders:idem:"
+    idempotency_ttl_s: int = Field(default=24 * 3600, ge=24 * 3600, le=48 * 3600)
+    # How long a reservation (a keyed request still running) holds its key; past it, it is a
+    # crashed process's and the key becomes usable again. It must outlive any request, which
+    # may run until the graceful timeout at shutdown: 0 means graceful_timeout_s + 30 s.
+    idempotency_lock_ttl_s: float = Field(default=0, ge=0, le=3600)
+    idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    @model_validator(mode="after")
+    def _reservations_outlive_requests(self) -> OrdersSettings:
+        # A reservation that expired before its request finished would let a retry run the
+        # same write a second time.
+        if not self.idempotency_lock_ttl_s:
+            self.idempotency_lock_ttl_s = self.graceful_timeout_s + 30
+        if self.idempotency_lock_ttl_s <= self.graceful_timeout_s:
+            raise ValueError(
+                "idempotency_lock_ttl_s must exceed graceful_timeout_s (the longest a request runs)"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -3,6 +3,8 @@
 from servicekit.auth.dependencies import (
     PrincipalDep,
     bearer_principal,
+    bearer_token,
+    principal_scope_resolver,
     require_role,
     verifier_hook,
 )
@@ -20,7 +22,9 @@ __all__ = [
     "StaticKeySource",
     "TokenVerifier",
     "bearer_principal",
+    "bearer_token",
     "parse_jwks",
+    "principal_scope_resolver",
     "require_role",
     "verifier_hook",
 ]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import ClassVar
 
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from orders_service.items.models import Item
 from orders_service.items.specifications import ItemTenantSpec
+from orders_service.pedidos.models import Pedido, PedidoLine, PedidoStatus
 from servicekit.repository import TenantRepository
 from servicekit.specification import Specification
 
@@ -40,3 +44,32 @@ class ItemRepository(TenantRepository[Item]):
             return {}
         stmt = self.select().where(col(Item.id).in_(set(item_ids)))
         return {item.id: item for item in (await self.session.execute(stmt)).scalars()}
+
+
+async def hottest_items(
+    session: AsyncSession, *, limit: int, since: datetime
+) -> list[tuple[str, uuid.UUID]]:
+    """(tenant_id, id) of the `limit` hottest live items of every tenant, hottest first.
+
+    Hottest = named by the most pedido lines of pedidos created since `since` (cancelled
+    ones excepted), then the most recently updated: what is being ordered now is what is
+    being read now, and a fresh catalogue with no pedidos yet still warms its newest items.
+    Across tenants on purpose: only the `cache warm` command calls it, never a request.
+    """
+    ordered = (
+        select(col(PedidoLine.item_id).label("item_id"), func.count().label("lines"))
+        .join(Pedido, col(Pedido.id) == col(PedidoLine.pedido_id))
+        .where(col(Pedido.created_at) >= since, col(Pedido.status) != PedidoStatus.CANCELLED)
+        .group_by(col(PedidoLine.item_id))
+        .subquery()
+    )
+    stmt = (
+        select(col(Item.tenant_id), col(Item.id))
+        .outerjoin(ordered, ordered.c.item_id == col(Item.id))
+        .where(col(Item.deleted_at).is_(None))
+        .order_by(
+            func.coalesce(ordered.c.lines, 0).desc(), col(Item.updated_at).desc(), col(Item.id)
+        )
+        .limit(limit)
+    )
+    return [(tenant, item_id) for tenant, item_id in (await session.execute(stmt)).all()]

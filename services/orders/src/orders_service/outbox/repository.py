@@ -7,8 +7,9 @@ import uuid
 from sqlalchemy import ColumnElement
 from sqlmodel import col
 
+from orders_service.cache import invalidate_item_on_commit
 from orders_service.outbox.models import OutboxEvent
-from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent
+from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent, ItemDeleted, ItemUpdated
 from servicekit.repository import TenantRepository
 from servicekit.specification import Specification
 
@@ -33,7 +34,15 @@ class OutboxRepository(TenantRepository[OutboxEvent]):
         return _OutboxTenantSpec(self.tenant_id)
 
     async def record(self, event: DomainEvent) -> OutboxEvent:
-        """Write `event` in the current transaction (it commits or rolls back with the change)."""
+        """Write `event` in the current transaction (it commits or rolls back with the change).
+
+        An event saying an item's representation changed also drops the item's cache entry
+        once the transaction commits: every item writer records one, so none can forget it.
+        """
+        if isinstance(event, ItemUpdated | ItemDeleted):
+            invalidate_item_on_commit(
+                self.session, tenant_id=event.tenant_id, item_id=event.item_id
+            )
         row = OutboxEvent(
             tenant_id=event.tenant_id,
             event_type=event.event_type,

@@ -36,9 +36,15 @@ from orders_service.permissions import (
 )
 from orders_service.preconditions import etag_for
 from servicekit.db import SessionDep
+from servicekit.docs import idempotency_key
 
 PREFIX = "/api/v1/pedidos"
+CONFIRM = "/{pedido_id}/confirm"
 router = APIRouter(prefix=PREFIX, tags=["pedidos"])
+
+# (method, route template) of the writes that refuse to run without an Idempotency-Key;
+# every other POST and PATCH under /api/v1 accepts one (IdempotencyMiddleware, main.py).
+KEY_REQUIRED = frozenset({("POST", PREFIX), ("POST", PREFIX + CONFIRM)})
 
 _PEDIDO: dict[int | str, dict[str, Any]] = {200: {"model": PedidoRead}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -60,7 +66,7 @@ def _pedido_response(
     status_code=201,
     response_model=None,
     responses={201: {"model": PedidoRead, "description": "Created; Location names the pedido"}},
-    openapi_extra=documented_body(PedidoCreate),
+    openapi_extra={**documented_body(PedidoCreate), **idempotency_key(required=True)},
 )
 async def create_pedido(
     request: Request, session: SessionDep, caller: CanCreatePedidos
@@ -97,7 +103,7 @@ async def get_pedido(pedido_id: uuid.UUID, session: SessionDep, caller: CanReadP
     status_code=201,
     response_model=None,
     responses={201: {"model": PedidoRead}, **_CONFLICT},
-    openapi_extra=documented_body(PedidoLineCreate),
+    openapi_extra={**documented_body(PedidoLineCreate), **idempotency_key(required=False)},
 )
 async def add_line(
     pedido_id: uuid.UUID, request: Request, session: SessionDep, caller: CanCreatePedidos
@@ -122,7 +128,12 @@ async def remove_line(
     return _pedido_response(pedido)
 
 
-@router.post("/{pedido_id}/confirm", response_model=None, responses={**_PEDIDO, **_CONFLICT})
+@router.post(
+    CONFIRM,
+    response_model=None,
+    responses={**_PEDIDO, **_CONFLICT},
+    openapi_extra=idempotency_key(required=True),
+)
 async def confirm_pedido(
     pedido_id: uuid.UUID, session: SessionDep, caller: CanConfirmPedidos
 ) -> Response:
@@ -133,7 +144,10 @@ async def confirm_pedido(
     "/{pedido_id}/cancel",
     response_model=None,
     responses={**_PEDIDO, **_CONFLICT},
-    openapi_extra=documented_body(PedidoCancel, required=False),
+    openapi_extra={
+        **documented_body(PedidoCancel, required=False),
+        **idempotency_key(required=False),
+    },
 )
 async def cancel_pedido(
     pedido_id: uuid.UUID, request: Request, session: SessionDep, caller: CanCancelPedidos
@@ -159,6 +173,7 @@ def _fulfilment_route(action: str) -> None:
         response_model=None,
         responses={**_PEDIDO, **_CONFLICT},
         name=f"{action}_pedido",
+        openapi_extra=idempotency_key(required=False),
     )
 
 
