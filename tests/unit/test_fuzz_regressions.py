@@ -25,6 +25,7 @@ from orders_service.main import create_app as create_orders_app
 from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate, PedidoListQuery
 from orders_service.settings import OrdersSettings
 from servicekit.app import create_service_app
+from servicekit.idempotency import InvalidKeyError, parse_idempotency_key
 from servicekit.settings import ServiceSettings
 
 
@@ -391,5 +392,37 @@ def test_a8_a_client_name_is_documented_as_validated(name: str, valid: bool) -> 
         ClientCreate.model_validate(body)
         accepted = True
     except ValidationError:
+        accepted = False
+    assert (in_python, in_rust, accepted) == (valid, valid, valid)
+
+
+@pytest.mark.parametrize(
+    ("key", "valid"),
+    [
+        ("k\u00e9y!", False),  # the fuzzer sent keys outside the charset, any string of 1-255
+        ("a" * 256, False),
+        ('"abc', False),
+        ('""', False),
+        ("a b", False),
+        ("0", True),
+        (" abc\t", True),
+        ('"abc"', True),
+        ("a" * 255, True),
+        ("Zm9vYmFy+/=", True),
+    ],
+)
+def test_c1_the_documented_idempotency_key_is_the_accepted_key(key: str, valid: bool) -> None:
+    """C1: `POST /api/v1/items` with an Idempotency-Key of any 1-255 characters matched the
+    documented header (`minLength: 1, maxLength: 255`) and got a 400: the server takes a bare
+    or quoted token of `A-Z a-z 0-9 - _ . : ~ + / =`. The header schema now has that pattern,
+    built from the parser's own character class."""
+    parameters = ORDERS_DOCUMENT["paths"]["/api/v1/pedidos"]["post"]["parameters"]
+    schema = next(p["schema"] for p in parameters if p["name"] == "Idempotency-Key")
+    in_python = Draft202012Validator(schema).is_valid(key)
+    in_rust = jsonschema_rs.validator_for(schema).is_valid(key)
+    try:
+        parse_idempotency_key(key.encode("latin-1", "replace"))
+        accepted = True
+    except InvalidKeyError:
         accepted = False
     assert (in_python, in_rust, accepted) == (valid, valid, valid)
