@@ -22,6 +22,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 
 from servicekit.migrations import upgrade_head
 from tests.support.auth_app import UNLIMITED_TOKEN_REQUESTS
@@ -164,6 +165,8 @@ def orders_process(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[ServiceProcess]:
     issuer, jwks = fuzz_issuer
+    # Cache entries and idempotency records under this run's own prefix, deleted at the end.
+    prefix = f"test:{uuid.uuid4().hex[:12]}:fuzz-orders:"
     env = {
         "ORDERS_DATABASE_URL": orders_database_url,
         "ORDERS_REDIS_URL": backends.redis_url,
@@ -171,8 +174,19 @@ def orders_process(
         "ORDERS_JWT_ISSUER": issuer.issuer,
         "ORDERS_JWT_AUDIENCE": issuer.audience,
         "ORDERS_ENVIRONMENT": "test",
+        "ORDERS_CACHE_NAMESPACE": prefix + "cache:",
+        "ORDERS_IDEMPOTENCY_NAMESPACE": prefix + "idem:",
     }
     log: Path = tmp_path_factory.mktemp("fuzz-orders") / "orders.log"
     proc = ServiceProcess("orders_service.main:create_app", env, log).start()
-    yield proc
-    proc.stop()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+        client = redis.Redis.from_url(backends.redis_url)
+        try:
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()

@@ -21,11 +21,12 @@ from __future__ import annotations
 import copy
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import schemathesis
-from schemathesis import Case, CheckContext, Response
+from schemathesis import Case, CheckContext, GenerationMode, Response
 from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
@@ -152,9 +153,22 @@ def protective_headers(ctx: CheckContext, response: Response, case: Case[Any]) -
 CUSTOM_CHECKS: list[CheckFunction] = [errors_are_problem_json, protective_headers]
 
 
+def fresh_idempotency_key(case: Case[Any]) -> None:
+    """Give a valid case a key of its own, as real clients do (one key per intended operation).
+
+    Hypothesis draws the same simple keys ("0") again and again; the same key with another
+    body is a 422 by design (draft-ietf-httpapi-idempotency-key-header), which would read as
+    valid input refused. Cases built to be invalid keep whatever key they were given.
+    """
+    valid = case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE
+    if valid and case.headers is not None and "Idempotency-Key" in case.headers:
+        case.headers["Idempotency-Key"] = uuid.uuid4().hex
+
+
 def call_and_validate(case: Case[Any], base_url: str | None, headers: dict[str, str]) -> Response:
     """Send one generated case to `base_url` as `headers`' caller; run every check, built-in
     and ours, on the answer."""
+    fresh_idempotency_key(case)
     return case.call_and_validate(
         base_url=base_url, headers=headers, additional_checks=CUSTOM_CHECKS
     )
