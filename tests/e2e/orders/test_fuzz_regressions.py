@@ -19,10 +19,10 @@ def _documented_problem(client: httpx.Client, path: str) -> Draft202012Validator
     return Draft202012Validator({**schema, "components": document["components"]})
 
 
-def test_c3_a_line_error_locates_the_line_with_text_as_every_422_does(
+def test_c2_a_line_error_locates_the_line_with_text_as_every_422_does(
     client_for: ClientFactory,
 ) -> None:
-    """C3: `POST /api/v1/pedidos` naming an item that does not exist answered a 422 whose
+    """C2: `POST /api/v1/pedidos` naming an item that does not exist answered a 422 whose
     `errors[].loc` held the line index as a number (`["body", "items", 0, "item_id"]`), while
     every other validation problem, and the documented ValidationProblem, has text parts."""
     editor = client_for("editor")
