@@ -39,5 +39,10 @@ fmt: sync
 bench: sync
 	$(RUN) python -m bench.run
 
+# The schema fuzzing of tests/fuzz with its long profile (many more cases, not derandomized);
+# `make test` runs the same suite with the bounded `ci` profile.
+fuzz: sync
+	FUZZ_PROFILE=long HYPOTHESIS_PROFILE=dev $(RUN) pytest tests/fuzz --timeout 3600
+
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache artifacts

@@ -142,6 +142,12 @@ def bench_stack() -> Iterator[BenchStack]:
             "ORDERS_DATABASE_URL": orders_db,
             "ORDERS_REDIS_URL": redis_url,
             "AUTH_ENVIRONMENT": "test",
+            # wrk sends every token request from one address: the limiter still runs (its
+            # cost is measured) but never refuses.
+            "AUTH_TOKEN_REQUESTS_PER_IP_PER_MINUTE": "100000000",
+            "AUTH_TOKEN_BURST_PER_IP": "100000000",
+            "AUTH_TOKEN_REQUESTS_PER_IDENTITY_PER_MINUTE": "100000000",
+            "AUTH_TOKEN_BURST_PER_IDENTITY": "100000000",
             "ORDERS_ENVIRONMENT": "test",
             "ORDERS_JWKS_URL": jwks.url,
             "ORDERS_JWT_ISSUER": issuer.issuer,

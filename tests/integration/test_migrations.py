@@ -13,10 +13,10 @@ from servicekit.migrations import current_revision, head_revision, version_table
 
 def _metadata(section: str) -> MetaData:
     if section == "auth":
-        from auth_service.tables import metadata as auth_metadata  # noqa: PLC0415
+        from auth_service.tables import metadata as auth_metadata  # noqa: PLC0415 - per section
 
         return auth_metadata
-    from orders_service.tables import metadata as orders_metadata  # noqa: PLC0415
+    from orders_service.tables import metadata as orders_metadata  # noqa: PLC0415 - per section
 
     return orders_metadata
 

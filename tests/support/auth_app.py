@@ -35,8 +35,19 @@ AUDIENCE = "orders"
 PASSWORD = "correct horse battery staple"
 
 
+# The tests send many token requests from one address on purpose; the limits themselves are
+# tested with small budgets (tests/integration/auth/test_token_rate_limit.py).
+UNLIMITED_TOKEN_REQUESTS: dict[str, int] = {
+    "token_requests_per_ip_per_minute": 1_000_000,
+    "token_burst_per_ip": 1_000_000,
+    "token_requests_per_identity_per_minute": 1_000_000,
+    "token_burst_per_identity": 1_000_000,
+}
+
+
 def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
-    """Test settings: cheap argon2 (the production cost is a setting, not a code path)."""
+    """Test settings: cheap argon2 (the production cost is a setting, not a code path), and
+    token rate limits out of the way."""
     values: dict[str, Any] = {
         "environment": "test",
         "database_url": database_url,
@@ -47,6 +58,7 @@ def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
         "password_hash_memory_kib": 8192,
         "password_hash_parallelism": 1,
         "log_level": "WARNING",
+        **UNLIMITED_TOKEN_REQUESTS,
         **overrides,
     }
     return AuthSettings(**values)

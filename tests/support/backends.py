@@ -29,8 +29,8 @@ class Backends:
 
 @contextlib.contextmanager
 def _containers() -> Iterator[Backends]:
-    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415
-    from testcontainers.redis import RedisContainer  # noqa: PLC0415
+    from testcontainers.postgres import PostgresContainer  # noqa: PLC0415 - optional, slow import
+    from testcontainers.redis import RedisContainer  # noqa: PLC0415 - optional, slow import
 
     with (
         PostgresContainer("postgres:17-alpine", driver=None) as pg,

@@ -30,6 +30,7 @@ from servicekit.metrics import (
 )
 from servicekit.middleware import RequestIdMiddleware
 from servicekit.problems import install_problem_handlers
+from servicekit.protections import install_protections
 from servicekit.redis import create_redis
 from servicekit.settings import ServiceSettings
 from servicekit.shutdown import ShutdownState
@@ -137,10 +138,11 @@ def create_service_app(
     for router in routers:
         app.include_router(router)
     install_openapi(app)
-    # Last added runs first: request ids wrap everything, metrics time the rest, and the
-    # service's own middleware sits inside both.
+    # Last added runs first: request ids wrap everything, metrics time the rest, the
+    # protections refuse hostile input before the service's own middleware sees it.
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    install_protections(app, settings)
     app.add_middleware(MetricsMiddleware)
     app.add_middleware(
         RequestIdMiddleware,

@@ -31,6 +31,7 @@ from fastapi.security import HTTPBearer
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
+from servicekit.idempotency import KEY_HEADER_PATTERN
 from servicekit.problems import PROBLEM_CONTENT_TYPE
 
 ASSETS_PATH = "/docs/assets"
@@ -137,7 +138,7 @@ def idempotency_key(*, required: bool) -> dict[str, Any]:
                     "true`, and nothing runs twice. Answers >= 500 and rejections (400, 401, "
                     "403, 408, 413, 422, 429) are not stored, so the same key may be retried."
                 ),
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "pattern": KEY_HEADER_PATTERN},
             }
         ],
         "responses": {

@@ -61,7 +61,11 @@ MAX_TTL_S = 48 * 3600
 HEADER = b"idempotency-key"
 REPLAY_HEADERS = ((b"idempotent-replayed", b"true"), (b"x-idempotent-replayed", b"true"))
 
-_KEY_CHARS = re.compile(r"[A-Za-z0-9\-_.:~+/=]{1,255}")
+KEY_CHARS = r"[A-Za-z0-9\-_.:~+/=]{1,255}"
+# The header value as `parse_idempotency_key` reads it (spaces and tabs around are trimmed, a
+# quoted key is unquoted): the pattern the documented header schema carries.
+KEY_HEADER_PATTERN = f'^[ \\t]*("{KEY_CHARS}"|{KEY_CHARS})[ \\t]*$'
+_KEY_CHARS = re.compile(KEY_CHARS)
 
 # On the registry `/metrics` renders (servicekit.metrics), not prometheus-client's default.
 _REPLAYS = registry.counter(

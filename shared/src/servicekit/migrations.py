@@ -110,14 +110,14 @@ def run_env(metadata: MetaData, *, env_var: str, default_url: Callable[[], str])
     except RuntimeError:
         asyncio.run(run_async())
     else:  # pragma: no cover - called from inside a loop: run in a fresh thread's loop
-        import threading  # noqa: PLC0415
+        import threading  # noqa: PLC0415 - only on this rare path
 
         errors: list[BaseException] = []
 
         def target() -> None:
             try:
                 asyncio.run(run_async())
-            except BaseException as exc:  # noqa: BLE001
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
                 errors.append(exc)
 
         t = threading.Thread(target=target)

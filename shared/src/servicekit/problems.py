@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from servicekit.jsonutil import dumps
 from servicekit.logging import request_id_var
@@ -49,6 +52,18 @@ def problem_type(slug: str) -> str:
     return PROBLEM_TYPE_BASE + slug
 
 
+# Characters a URI reference may hold as they are (RFC 3986 unreserved, sub-delims, ":@/?#"),
+# and "%" when it already starts an escape.
+_URI_SAFE = "/?#:@!$&'()*+,;=-._~%"
+_STRAY_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def as_uri_reference(text: str) -> str:
+    """`text` as a URI reference: a decoded request path (spaces, non-ASCII) percent-encoded,
+    an already valid reference unchanged."""
+    return _STRAY_PERCENT.sub("%25", quote(text, safe=_URI_SAFE))
+
+
 def problem_response(
     status: int,
     *,
@@ -67,7 +82,8 @@ def problem_response(
     if detail is not None:
         body["detail"] = detail
     if instance is not None:
-        body["instance"] = instance
+        # RFC 9457: a URI reference. Callers pass the decoded request path.
+        body["instance"] = as_uri_reference(instance)
     if extra:
         body.update(extra)
     return Response(
@@ -107,19 +123,38 @@ async def _handle_problem(request: Request, exc: Exception) -> Response:
     )
 
 
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path. Starlette's 405 names only the first route
+    whose path matches, though GET and POST on one path are usually two routes; asking the
+    router per method works however routes are nested (FastAPI keeps included routers whole)."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        probe = {**request.scope, "method": method}
+        if any(route.matches(probe)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
+
+
 async def _handle_http(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, StarletteHTTPException)  # noqa: S101
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type only
     detail = exc.detail if isinstance(exc.detail, str) else None
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request) or headers.get("Allow", "")
     return problem_response(
         exc.status_code,
         detail=detail,
         instance=request.url.path,
-        headers=exc.headers,
+        headers=headers,
     )
 
 
 async def _handle_validation(request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)  # noqa: S101
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type only
     return problem_response(
         422,
         title="Request validation failed",
@@ -128,6 +163,11 @@ async def _handle_validation(request: Request, exc: Exception) -> Response:
         instance=request.url.path,
         extra={"errors": _validation_errors(exc.errors())},
     )
+
+
+# Starlette answers unhandled errors from its outermost middleware, outside every middleware
+# the app adds, so these answers carry the security headers themselves.
+_OUTERMOST_HEADERS = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
 
 
 async def _handle_unexpected(request: Request, exc: Exception) -> Response:
@@ -153,11 +193,16 @@ def _unexpected_response(request: Request, exc: Exception) -> Response:
             detail="A backing service is unavailable; retry shortly.",
             type_=problem_type("dependency-unavailable"),
             instance=request.url.path,
-            headers={"Retry-After": "1"},
+            headers={"Retry-After": "1", **_OUTERMOST_HEADERS},
         )
     # The traceback goes to the log (with the request id); the client learns nothing internal.
     log.error("unhandled error", extra={"path": request.url.path}, exc_info=exc)
-    return problem_response(500, detail="An unexpected error occurred.", instance=request.url.path)
+    return problem_response(
+        500,
+        detail="An unexpected error occurred.",
+        instance=request.url.path,
+        headers=_OUTERMOST_HEADERS,
+    )
 
 
 def install_problem_handlers(app: FastAPI) -> None:

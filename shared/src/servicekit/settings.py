@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Environment(StrEnum):
@@ -71,10 +71,49 @@ class ServiceSettings(BaseSettings):
     # about 5 us, a sixth of a cached item read.
     opentelemetry: bool = False
 
+    # Hostile-input limits (servicekit.limits, servicekit.server). Each answers with a
+    # problem+json; docs/hostile-input.md lists the status codes and what enforces each one.
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    max_header_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    max_query_string_bytes: int = Field(default=4096, ge=256)
+    max_query_param_chars: int = Field(default=1024, ge=16)
+    max_json_depth: int = Field(default=32, ge=2, le=1000)
+    max_json_array_items: int = Field(default=1000, ge=1)
+    # Whole-body deadline: a client trickling its body is cut off with a 408.
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    # From the first byte of a request (or of the connection) to the end of its headers.
+    head_timeout_s: float = Field(default=10.0, gt=0)
+    # Requests in flight per process before new ones get a 503 (probes exempt).
+    max_concurrent_requests: int = Field(default=256, ge=1)
+    overload_retry_after_s: int = Field(default=1, ge=1)
+    # CORS is off unless origins are listed (comma-separated in the environment); no "*".
+    cors_allow_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Responses under these prefixes get `Cache-Control: no-store` unless the route set one.
+    no_store_path_prefixes: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["/oauth/"]
+    )
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_dialect(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("cors_allow_origins", "no_store_path_prefixes", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("cors_allow_origins")
+    @classmethod
+    def _explicit_origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin == "*" or "://" not in origin or origin.endswith("/"):
+                raise ValueError(
+                    "cors_allow_origins takes explicit origins like https://app.example.com"
+                )
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secrets_in_production(self) -> ServiceSettings:

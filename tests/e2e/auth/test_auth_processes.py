@@ -22,7 +22,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from servicekit.auth import InvalidToken, JwksKeySource, TokenVerifier
 from servicekit.settings import normalize_database_url
-from tests.support.auth_app import AUDIENCE, ISSUER, KEK_B64, fresh_auth_database
+from tests.support.auth_app import (
+    AUDIENCE,
+    ISSUER,
+    KEK_B64,
+    UNLIMITED_TOKEN_REQUESTS,
+    fresh_auth_database,
+)
 from tests.support.backends import Backends
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
@@ -52,6 +58,7 @@ def _env(db_url: str) -> dict[str, str]:
         "AUTH_AUDIENCE": AUDIENCE,
         "AUTH_PASSWORD_HASH_MEMORY_KIB": "8192",
         "AUTH_PASSWORD_HASH_TIME_COST": "1",
+        **{f"AUTH_{k.upper()}": str(v) for k, v in UNLIMITED_TOKEN_REQUESTS.items()},
     }
 
 

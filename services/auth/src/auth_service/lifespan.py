@@ -8,6 +8,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
@@ -21,6 +22,7 @@ from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
 from auth_service.users.service import Passwords
 from servicekit.app import LifespanHook, ServiceResources
+from servicekit.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
 
 log = logging.getLogger("auth_service")
 
@@ -138,5 +140,44 @@ def credentials_pool_hook(settings: AuthSettings) -> LifespanHook:
 def passwords_hook(settings: AuthSettings) -> LifespanHook:
     async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
         resources.extras["passwords"] = await Passwords.create(settings)
+
+    return hook
+
+
+@dataclass(frozen=True)
+class TokenLimits:
+    """The token endpoint's two budgets: per client address and per identity."""
+
+    per_ip: RateLimiter
+    per_identity: RateLimiter
+
+
+def token_limits_hook(settings: AuthSettings) -> LifespanHook:
+    """Rate limiters for POST /oauth/token, in this process's memory: auth has no shared store,
+    so N replicas allow N times the rate; failed-login lockout (in PostgreSQL) is the budget
+    every replica shares."""
+
+    async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
+        backend = MemoryRateLimitBackend()
+        resources.extras["token_limits"] = TokenLimits(
+            per_ip=RateLimiter(
+                RateLimit(
+                    requests=settings.token_requests_per_ip_per_minute,
+                    period_s=60,
+                    burst=settings.token_burst_per_ip,
+                ),
+                backend=backend,
+                name="token-ip",
+            ),
+            per_identity=RateLimiter(
+                RateLimit(
+                    requests=settings.token_requests_per_identity_per_minute,
+                    period_s=60,
+                    burst=settings.token_burst_per_identity,
+                ),
+                backend=backend,
+                name="token-identity",
+            ),
+        )
 
     return hook

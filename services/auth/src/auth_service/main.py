@@ -6,10 +6,16 @@ from fastapi import FastAPI
 
 from auth_service import __version__
 from auth_service.clients.endpoints import router as clients_router
-from auth_service.lifespan import credentials_pool_hook, keys_hook, passwords_hook
+from auth_service.lifespan import (
+    credentials_pool_hook,
+    keys_hook,
+    passwords_hook,
+    token_limits_hook,
+)
 from auth_service.settings import AuthSettings, get_settings
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.tokens.endpoints import router as tokens_router
+from auth_service.users.endpoints import document_password_policy
 from auth_service.users.endpoints import router as users_router
 from auth_service.wellknown.endpoints import wellknown_router
 from servicekit.app import ServiceResources, create_service_app
@@ -29,7 +35,7 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             max_token_bytes=MAX_TOKEN_BYTES,
         )
 
-    return create_service_app(
+    app = create_service_app(
         settings=settings,
         title="auth",
         version=__version__,
@@ -41,5 +47,8 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
             credentials_pool_hook(settings),
             keys_hook(settings),
             verifier_hook(build_verifier),
+            token_limits_hook(settings),
         ],
     )
+    document_password_policy(app, settings)
+    return app

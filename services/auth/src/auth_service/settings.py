@@ -58,6 +58,12 @@ class AuthSettings(ServiceSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     password_min_length: int = Field(default=12, ge=8, le=128)
+    # Token requests (servicekit.ratelimit, per process): per client address, counted before
+    # the form is read; and per identity (client id, or username for the password grant).
+    token_requests_per_ip_per_minute: int = Field(default=60, ge=1)
+    token_burst_per_ip: int = Field(default=20, ge=1)
+    token_requests_per_identity_per_minute: int = Field(default=20, ge=1)
+    token_burst_per_identity: int = Field(default=10, ge=1)
     # argon2id cost (defaults: argon2-cffi's RFC 9106 low-memory profile).
     password_hash_time_cost: int = Field(default=3, ge=1, le=10)
     password_hash_memory_kib: int = Field(default=65536, ge=8192, le=1048576)

@@ -7,6 +7,7 @@ units (JPY, CLP, ...) accepts whole amounts only.
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Annotated, Any
 
@@ -16,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    WithJsonSchema,
     with_config,
 )
 from pydantic_core import PydanticCustomError
@@ -54,14 +56,28 @@ def format_amount(amount: Decimal) -> str:
     return f"{amount:.2f}"
 
 
+# The amounts NUMERIC(12, 2) holds, as plain decimal text: what the documented schema says and
+# what validation accepts are the same set of strings.
+AMOUNT_PATTERN = r"^\d{1,10}(\.\d{1,2})?$"
+WHOLE_AMOUNT_PATTERN = r"^\d{1,10}(\.0{1,2})?$"
+_AMOUNT_TEXT = re.compile(AMOUNT_PATTERN)
+
+
 def _amount_must_be_text(value: Any) -> Any:
     # A JSON number would have passed through a binary float somewhere upstream; money is
-    # exchanged as text only.
-    if isinstance(value, str | Decimal):
+    # exchanged as text only, and only as plain decimal text ("1e3" and "" are not amounts).
+    if isinstance(value, Decimal) or (isinstance(value, str) and _AMOUNT_TEXT.match(value)):
         return value
     raise PydanticCustomError(
         "money_amount_type", 'amount must be a decimal string such as "12.50"'
     )
+
+
+def _amount_text(value: Any) -> Any:
+    # A query value is text; a plain decimal, as amounts are written (no "1e3", no "").
+    if isinstance(value, Decimal) or (isinstance(value, str) and _AMOUNT_TEXT.match(value)):
+        return value
+    raise PydanticCustomError("amount_text", 'an amount is decimal text such as "12.50"')
 
 
 def _known_currency(value: str) -> str:
@@ -76,6 +92,15 @@ Amount = Annotated[
     Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
     AfterValidator(to_cents),
     PlainSerializer(format_amount, return_type=str, when_used="json"),
+]
+# An amount given alone, as text (a price or total bound in a query string).
+AmountText = Annotated[
+    Decimal,
+    BeforeValidator(_amount_text),
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    WithJsonSchema(
+        {"type": "string", "pattern": AMOUNT_PATTERN, "examples": ["12.50"]}, mode="validation"
+    ),
 ]
 Currency = Annotated[
     str,
@@ -98,7 +123,34 @@ def _whole_units_where_required(value: Money) -> Money:
     return value
 
 
-MoneyIn = Annotated[Money, AfterValidator(_whole_units_where_required)]
+def _money_in_variant(currencies: frozenset[str], amount_pattern: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["amount", "currency"],
+        "properties": {
+            "amount": {"type": "string", "pattern": amount_pattern, "examples": ["12.50"]},
+            "currency": {"type": "string", "enum": sorted(currencies)},
+        },
+    }
+
+
+# What a client may send, exactly: a currency this service prices in, and an amount with at
+# most its currency's minor units (whole amounts for JPY and the other zero-minor-unit ones).
+MONEY_IN_SCHEMA: dict[str, Any] = {
+    "title": "MoneyIn",
+    "description": 'An amount in one currency: {"amount": "12.50", "currency": "BRL"}.',
+    "anyOf": [
+        _money_in_variant(_TWO_MINOR_UNITS, AMOUNT_PATTERN),
+        _money_in_variant(_ZERO_MINOR_UNIT, WHOLE_AMOUNT_PATTERN),
+    ],
+}
+
+MoneyIn = Annotated[
+    Money,
+    AfterValidator(_whole_units_where_required),
+    WithJsonSchema(MONEY_IN_SCHEMA, mode="validation"),
+]
 
 
 def money(amount: Decimal, currency: str) -> Money:

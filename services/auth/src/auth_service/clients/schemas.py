@@ -8,8 +8,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
 from auth_service.users.schemas import Role, Roles
+from servicekit.patterns import TRIMMED
 
-ClientName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Not stripped but refused with spaces around (engines strip differently), and no NUL: the
+# pattern says so in the published schema too (servicekit.patterns).
+ClientName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TRIMMED)]
 
 
 class ClientCreate(BaseModel):

@@ -44,7 +44,10 @@ async def authenticate(
 ) -> ClientCredentials | None:
     """The client if the secret matches an enabled client; one indexed query, one SHA-256
     and a constant-time comparison (a high-entropy secret needs no slow hash)."""
-    found = await repository.get_credentials(pool, client_id) if len(client_id) <= 64 else None
+    # An id no client can have is not looked up (a NUL would not even reach PostgreSQL's text);
+    # the digest comparison below still runs, so the answer takes as long either way.
+    plausible = len(client_id) <= 64 and "\x00" not in client_id
+    found = await repository.get_credentials(pool, client_id) if plausible else None
     expected = found.secret_digest if found is not None else _NO_CLIENT_DIGEST
     matches = hmac.compare_digest(digest(client_secret), expected)
     if found is None or not matches or found.disabled:

@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from auth_service.clients import service as clients
 from auth_service.keys._keyring import KeyRing, NoSigningKeyError
+from auth_service.lifespan import TokenLimits
 from auth_service.settings import AuthSettings
 from auth_service.tokens import service
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
@@ -21,6 +22,7 @@ from auth_service.tokens.service import OAuthError, TokenGrant, invalid_client
 from servicekit.db import SessionDep, get_session
 from servicekit.jsonutil import dumps
 from servicekit.problems import problem_response, problem_type
+from servicekit.ratelimit import client_ip
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024
@@ -52,6 +54,15 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "invalid_client"),
         (503, "no signing key available"),
     )
+}
+_RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {
+        "description": "Too many token requests from this address or for this identity",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds"}},
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
 }
 
 
@@ -97,6 +108,9 @@ async def read_form(request: Request) -> dict[str, str]:
     for name, value in pairs:
         if name in form:
             raise OAuthError("invalid_request", f"parameter {name[:40]!r} is repeated")
+        # No OAuth parameter holds a NUL, and PostgreSQL text cannot: refuse it here, once.
+        if "\x00" in name or "\x00" in value:
+            raise OAuthError("invalid_request", "parameters must not contain NUL characters")
         form[name] = value
     return {name: value for name, value in form.items() if value}
 
@@ -193,15 +207,22 @@ async def _user_grant(
     "/oauth/token",
     summary="Issue tokens: password, refresh_token and client_credentials grants",
     response_model=TokenResponse,
-    responses=_ERRORS,
+    responses={**_ERRORS, **_RATE_LIMITED},
     openapi_extra=_form_body(TokenForm),
 )
 async def token(request: Request) -> Response:
     resources = request.app.state.resources
+    limits: TokenLimits = resources.extras["token_limits"]
+    # Per address first, before the body is even read: the cheapest refusal (429).
+    await limits.per_ip.enforce(f"ip:{client_ip(request)}")
     try:
         form = await read_form(request)
         grant_type = _require(form, "grant_type")
         client = client_credentials(request, form)
+        # Then per identity: a client, or the account a password grant tries to log into.
+        identity = client[0] if client is not None else form.get("username")
+        if identity is not None:
+            await limits.per_identity.enforce(f"identity:{identity}")
         if grant_type == "client_credentials":
             if client is None:
                 raise invalid_client()
@@ -230,6 +251,8 @@ async def token(request: Request) -> Response:
 @router.post(
     "/oauth/revoke",
     summary="Revoke a refresh token and its grant (RFC 7009); 200 for unknown tokens too",
+    # The answer has no body: Response (not FastAPI's JSON default) documents none.
+    response_class=Response,
     responses={200: {"description": "Revoked, or nothing to revoke"}, 400: _ERRORS[400]},
     openapi_extra=_form_body(RevokeForm),
 )

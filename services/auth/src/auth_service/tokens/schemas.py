@@ -25,7 +25,12 @@ class RevokeForm(BaseModel):
     """application/x-www-form-urlencoded fields of POST /oauth/revoke (RFC 7009)."""
 
     token: str
-    token_type_hint: Literal["refresh_token", "access_token"] | None = None
+    # RFC 7009 2.1: a hint the server does not know is ignored, not refused.
+    token_type_hint: str | None = Field(
+        default=None,
+        description="refresh_token or access_token; any other value is ignored (RFC 7009 2.1)",
+        examples=["refresh_token"],
+    )
 
 
 class TokenResponse(BaseModel):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, FastAPI, Query, Response
 
 from auth_service.dependencies import AuthSettingsDep, PasswordsDep
 from auth_service.errors import NotFoundError
+from auth_service.settings import AuthSettings
 from auth_service.users import service
 from auth_service.users.permissions import AdminDep
 from auth_service.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
@@ -65,14 +66,14 @@ async def list_users(
     )
 
 
-@router.get("/{user_id}", response_model=UserRead, summary="One user of your tenant")
+@router.get("/{user_id:uuid}", response_model=UserRead, summary="One user of your tenant")
 async def get_user(user_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> UserRead:
     user = await service.get_user(session, user_id=user_id, tenant_id=admin.tenant_id)
     return UserRead.model_validate(user)
 
 
 @router.patch(
-    "/{user_id}",
+    "/{user_id:uuid}",
     response_model=UserRead,
     summary="Change roles, password or the disabled flag (disabling ends refresh sessions)",
 )
@@ -94,3 +95,20 @@ async def update_user(
         now=datetime.now(UTC),
     )
     return UserRead.model_validate(user)
+
+
+def document_password_policy(app: FastAPI, settings: AuthSettings) -> None:
+    """Publish the configured minimum password length in the user schemas: it is a setting,
+    so no static model knows it, and a shorter password is refused (422)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        schema = generate()
+        for model in ("UserCreate", "UserUpdate"):
+            field = schema["components"]["schemas"][model]["properties"]["password"]
+            for variant in field.get("anyOf", [field]):
+                if variant.get("type") == "string":
+                    variant["minLength"] = settings.password_min_length
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -8,10 +8,16 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from servicekit.patterns import SPACE
+
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+# Whitespace spelled out (servicekit.patterns): `\s` differs between the regex engines that
+# read this pattern, in the published schema and in validation.
+# No NUL either: PostgreSQL text cannot hold one.
+_EMAIL_CHAR = f"[^@\\x00{SPACE}]"
+EMAIL_PATTERN = f"^{_EMAIL_CHAR}{{1,64}}@{_EMAIL_CHAR}+\\.{_EMAIL_CHAR}+$"
 TENANT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -20,10 +26,8 @@ def canonical_roles(roles: list[Role]) -> list[Role]:
     return [role for role in ROLES if role in roles]
 
 
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, to_lower=True, max_length=320, pattern=EMAIL_PATTERN),
-]
+# Not stripped: what each engine strips differs too; an address with spaces around is refused.
+Email = Annotated[str, StringConstraints(to_lower=True, max_length=320, pattern=EMAIL_PATTERN)]
 TenantId = Annotated[str, StringConstraints(pattern=TENANT_PATTERN)]
 Roles = Annotated[list[Role], Field(min_length=1, max_length=3), AfterValidator(canonical_roles)]
 Password = Annotated[SecretStr, Field(min_length=1, max_length=1024)]

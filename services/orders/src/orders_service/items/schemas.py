@@ -4,26 +4,27 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
 from orders_service.items.models import Item, ItemStatus
-from orders_service.money import Money, MoneyIn
+from orders_service.money import AmountText, Money, MoneyIn
+from servicekit.patterns import TRIMMED, VISIBLE
 
 Sku = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)
 ]
-Name = Annotated[str, Field(min_length=1, max_length=200, pattern=r"\S", strict=True), NoNul]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE, strict=True), NoNul]
 Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
-Category = Annotated[str, Field(min_length=1, max_length=64, pattern=r"\S", strict=True), NoNul]
-Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=r"^\S(.*\S)?$", strict=True), NoNul]
-# Stock is an INTEGER column; strict: "5" and true are not quantities.
-Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True)]
+Category = Annotated[str, Field(min_length=1, max_length=64, pattern=VISIBLE, strict=True), NoNul]
+Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=TRIMMED, strict=True), NoNul]
+# Stock is an INTEGER column; strict: "5" and true are not quantities (5.0 is: it is 5).
+Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True), WholeNumber]
 
 
 def _distinct(tags: list[str]) -> list[str]:
@@ -47,6 +48,22 @@ class ItemCreate(BaseModel):
     quantity: Quantity
 
 
+def _no_null(schema: dict[str, Any]) -> None:
+    """Publish the fields without their null option and null default: None marks "omitted"
+    in code, and a null sent explicitly is refused."""
+    for field in schema.get("properties", {}).values():
+        if field.get("default", 0) is None:
+            del field["default"]
+        options = field.pop("anyOf", None)
+        if options is None:
+            continue
+        kept = [option for option in options if option != {"type": "null"}]
+        if len(kept) == 1:
+            field.update(kept[0])
+        else:
+            field["anyOf"] = kept
+
+
 class ItemUpdate(BaseModel):
     """PATCH /items/{id} body: any subset of the create fields, plus `status`.
 
@@ -54,7 +71,7 @@ class ItemUpdate(BaseModel):
     active, inactive or discontinued; out_of_stock follows from the quantity and is not set.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_no_null)
 
     sku: Sku | None = None
     name: Name | None = None
@@ -134,7 +151,7 @@ ItemSort = Literal[
     "sku",
     "-sku",
 ]
-PriceBound = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+PriceBound = AmountText
 
 
 class ItemListQuery(BaseModel):

@@ -2,25 +2,30 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     FailFast,
     Field,
     PlainSerializer,
     TypeAdapter,
+    WithJsonSchema,
     computed_field,
 )
+from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
+from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
-from orders_service.money import Money, format_amount
+from orders_service.money import AmountText, Money, format_amount
 from orders_service.pedidos.models import (
     Pedido,
     PedidoStatus,
@@ -32,12 +37,40 @@ from orders_service.pedidos.models import (
 CustomerId = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._:@-]*$", strict=True)
 ]
-LineQuantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True)]
-# A percentage: JSON number or decimal string, at most two decimals, 0 to 100.
+LineQuantity = Annotated[int, Field(gt=0, le=1_000_000, strict=True), WholeNumber]
+# A percentage, 0 to 100 with at most two decimals: a whole JSON number or decimal text.
+DISCOUNT_PATTERN = r"^(100(\.0{1,2})?|\d{1,2}(\.\d{1,2})?)$"
+_DISCOUNT_TEXT = re.compile(DISCOUNT_PATTERN)
+
+
+def _discount_value(value: Any) -> Any:
+    # Fractions travel as text, like amounts: a fractional JSON number went through a binary
+    # float, and no schema can say which floats have two decimals ("12.5", not 12.5).
+    if isinstance(value, Decimal) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _DISCOUNT_TEXT.match(value):
+        return value
+    raise PydanticCustomError(
+        "discount_type", 'discount must be a whole number or decimal text such as "12.5"'
+    )
+
+
 Discount = Annotated[
     Decimal,
+    BeforeValidator(_discount_value),
     Field(ge=0, le=100, max_digits=5, decimal_places=2, allow_inf_nan=False),
     PlainSerializer(format_amount, return_type=str, when_used="json"),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "maximum": 100},
+                {"type": "string", "pattern": DISCOUNT_PATTERN, "examples": ["12.5"]},
+            ]
+        },
+        mode="validation",
+    ),
 ]
 MAX_LINES = 100
 
@@ -151,7 +184,7 @@ class PedidoPage(TypedDict):
 PEDIDO_PAGE: TypeAdapter[PedidoPage] = TypeAdapter(PedidoPage)
 
 PedidoSort = Literal["created_at", "-created_at", "updated_at", "-updated_at"]
-MinTotal = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+MinTotal = AmountText
 
 
 class PedidoListQuery(BaseModel):

@@ -134,7 +134,8 @@ class PedidoService:
             field = ["items", index, "item_id"] if location == "items" else ["item_id"]
             errors.append(
                 {
-                    "loc": ["body", *field],
+                    # Text parts, as servicekit's validation problems have them (the index too).
+                    "loc": ["body", *(str(part) for part in field)],
                     "field": ".".join(str(part) for part in field),
                     "msg": msg,
                     "type": kind,

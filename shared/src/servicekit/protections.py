@@ -1,0 +1,56 @@
+"""One call that puts every hostile-input protection around a service app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from servicekit.limits import ConcurrencyLimitMiddleware, RequestLimitsMiddleware
+from servicekit.security_headers import (
+    CORS_ALLOW_HEADERS,
+    CORS_ALLOW_METHODS,
+    CORS_EXPOSE_HEADERS,
+    ProblemCORSMiddleware,
+    SecurityHeadersMiddleware,
+)
+from servicekit.server import harden_on_startup, harden_uvicorn
+from servicekit.settings import ServiceSettings
+
+
+def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
+    """Add the limit, CORS and header middleware, and harden the uvicorn loading this app.
+
+    Call it before the request-id middleware is added, so every rejection is still logged
+    with a request id. Request order, outermost first: security headers (on every answer,
+    rejections included), CORS when origins are set (so a browser can read a 503 or 413),
+    the concurrency limit (the cheapest refusal), the request limits, the app.
+    """
+    harden_uvicorn(settings)
+    harden_on_startup(app, settings)
+    app.add_middleware(
+        RequestLimitsMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        max_header_bytes=settings.max_header_bytes,
+        max_query_string_bytes=settings.max_query_string_bytes,
+        max_query_param_chars=settings.max_query_param_chars,
+        max_json_depth=settings.max_json_depth,
+        max_json_array_items=settings.max_json_array_items,
+        body_timeout_s=settings.body_timeout_s,
+    )
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_in_flight=settings.max_concurrent_requests,
+        retry_after_s=settings.overload_retry_after_s,
+    )
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            ProblemCORSMiddleware,
+            allow_origins=settings.cors_allow_origins,
+            allow_methods=CORS_ALLOW_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+            # Bearer tokens travel in a header, never in cookies: no credentials mode.
+            allow_credentials=False,
+        )
+    app.add_middleware(
+        SecurityHeadersMiddleware, no_store_path_prefixes=settings.no_store_path_prefixes
+    )

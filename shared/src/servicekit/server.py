@@ -1,0 +1,212 @@
+"""What the HTTP server must do before the app sees a request, however uvicorn was started.
+
+Measured on uvicorn 0.54 (see docs/hostile-input.md):
+
+- uvicorn writes `server: uvicorn` below the ASGI layer unless started with
+  `--no-server-header`; no middleware can remove it.
+- httptools (uvicorn's default parser with `uvicorn[standard]`) accepts a request head of any
+  size: a 10 MB header is read into memory and handed to the app.
+- No timeout covers a connection that never sends a request, or a request whose headers
+  trickle in (slowloris): both hold a connection open forever. `timeout_keep_alive` only
+  covers the idle time between two requests.
+- h11 caps an incomplete head at `h11_max_incomplete_event_size` (16 KiB by default) and
+  answers a bigger one with a plain-text 400.
+
+`harden_uvicorn(settings)` fixes these on the uvicorn `Config` that runs the app, found on the
+call stack, before the server binds its sockets. It runs twice, so that every way of starting
+a service is covered: when the app factory runs inside `Config.load()` (`uvicorn --factory`,
+`uvicorn.run("module:factory")`), and when the lifespan starts (uvicorn starts it before it
+creates its listeners), which covers runners that build the app first and hand the instance to
+`uvicorn.Config` (`servicekit`'s own runner, gunicorn's uvicorn worker). On that Config it
+drops the server header, caps h11 heads at `max_header_bytes`, and swaps httptools' protocol
+for `HardenedHttpToolsProtocol`, which answers an oversized head with a 431 problem and a head
+that does not arrive within `head_timeout_s` with a 408 problem (or closes a connection that
+sent nothing). Explicit command-line choices (keep-alive timeout, `--limit-concurrency`, proxy
+headers) are left as given. With `--lifespan off` and a prebuilt app nothing can be found:
+start such a server with `server_header=False` and `http=hardened_protocol(settings)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from http import HTTPStatus
+from types import FrameType
+from typing import Any, ClassVar
+
+from starlette.applications import Starlette
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from servicekit.jsonutil import dumps
+from servicekit.problems import PROBLEM_CONTENT_TYPE, problem_type
+from servicekit.settings import ServiceSettings
+
+log = logging.getLogger("servicekit.server")
+
+# How far up the call stack uvicorn may sit: the factory is a few frames below `Config.load()`,
+# the lifespan a few dozen below uvicorn's lifespan task (one per middleware layer).
+_MAX_FRAMES = 80
+
+
+class HardenedHttpToolsProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a size cap and a deadline on each request head."""
+
+    max_head_bytes: ClassVar[int] = 16_384
+    head_timeout_s: ClassVar[float] = 10.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._in_head = True  # waiting for (the rest of) a request line and headers
+        self._head_bytes = 0
+        self._head_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_head_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._in_head:
+            self._head_bytes += len(data)
+            # Armed on any byte, not only when the parser sees a request begin: stray CRLFs
+            # between requests would otherwise keep a connection open with no timer at all.
+            if self._head_timer is None:
+                self._arm_head_timer()
+        super().data_received(data)
+        # Checked after parsing: a head that completed in this chunk is the app's to judge
+        # (servicekit.limits answers it with the same 431), only a still-growing one is cut off.
+        if (
+            self._in_head
+            and self._head_bytes > self.max_head_bytes
+            and not self.transport.is_closing()
+        ):
+            self._reject(431, "headers-too-large", "The request head is too large.")
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self._head_bytes = 0
+        self._cancel_head_timer()
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._in_head = True
+        self._head_bytes = 0
+
+    def _arm_head_timer(self) -> None:
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+
+    def _cancel_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or not self._in_head:
+            return
+        if self._head_bytes:
+            self._reject(408, "head-timeout", "The request head did not arrive in time.")
+        else:
+            self.transport.close()  # an idle connection gets no answer, only closed
+
+    def _reject(self, status: int, slug: str, detail: str) -> None:
+        self._in_head = False
+        self._cancel_head_timer()
+        body = dumps(
+            {
+                "type": problem_type(slug),
+                "title": HTTPStatus(status).phrase,
+                "status": status,
+                "detail": detail,
+            }
+        )
+        head = [f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n".encode()]
+        for name, value in self.server_state.default_headers:
+            head.append(name + b": " + value + b"\r\n")
+        head.append(
+            f"content-type: {PROBLEM_CONTENT_TYPE}\r\ncontent-length: {len(body)}\r\n"
+            "x-content-type-options: nosniff\r\nconnection: close\r\n\r\n".encode()
+        )
+        self.transport.write(b"".join(head) + body)
+        self.transport.close()
+        self.logger.warning("rejected a request head: %s", slug)
+
+
+def hardened_protocol(settings: ServiceSettings) -> type[HardenedHttpToolsProtocol]:
+    """A protocol class bound to this service's limits."""
+    return type(
+        "HardenedHttpToolsProtocol",
+        (HardenedHttpToolsProtocol,),
+        {"max_head_bytes": settings.max_header_bytes, "head_timeout_s": settings.head_timeout_s},
+    )
+
+
+def running_uvicorn_config() -> Config | None:
+    """The uvicorn Config up the call stack (a Config loading the app, or uvicorn's lifespan
+    holding one), if any: a test that builds an app or runs it in-process has none."""
+    frame: FrameType | None = sys._getframe(1)
+    for _ in range(_MAX_FRAMES):
+        if frame is None:
+            break
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, Config):
+            return candidate
+        if isinstance(getattr(candidate, "config", None), Config):
+            found: Config = candidate.config  # type: ignore[union-attr]
+            return found
+        frame = frame.f_back
+    return None
+
+
+def harden_config(config: Config, settings: ServiceSettings) -> bool:
+    """Apply the server-side protections to a uvicorn Config that has not started serving;
+    False when it already had them."""
+    changed = config.server_header or any(k == b"server" for k, _ in config.encoded_headers)
+    config.server_header = False
+    config.encoded_headers = [(k, v) for k, v in config.encoded_headers if k != b"server"]
+    if config.h11_max_incomplete_event_size is None:
+        config.h11_max_incomplete_event_size = settings.max_header_bytes
+        changed = True
+    # Only set once Config.load() has run (it picks the class from `--http`).
+    if getattr(config, "http_protocol_class", None) is HttpToolsProtocol:
+        config.http_protocol_class = hardened_protocol(settings)
+        changed = True
+    return changed
+
+
+def harden_uvicorn(settings: ServiceSettings) -> bool:
+    """Harden the uvicorn server running this app; False when none runs it."""
+    config = running_uvicorn_config()
+    if config is None:
+        return False
+    if harden_config(config, settings):
+        log.info(
+            "server hardened",
+            extra={
+                "http_protocol": getattr(config.http_protocol_class, "__name__", "?"),
+                "max_header_bytes": settings.max_header_bytes,
+                "head_timeout_s": settings.head_timeout_s,
+            },
+        )
+    return True
+
+
+def harden_on_startup(app: Starlette, settings: ServiceSettings) -> None:
+    """Run `harden_uvicorn` again when the app's lifespan starts (see the module docstring)."""
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[Any]:
+        harden_uvicorn(settings)
+        async with inner(app) as state:
+            yield state
+
+    app.router.lifespan_context = lifespan
