@@ -12,10 +12,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from orders_service._paging import list_page
 from orders_service.cache import ITEM_CACHE, CachedItem, ItemCache
 from orders_service.context import Actor
 from orders_service.errors import (
-    InvalidCursorProblemError,
     ItemNotFoundError,
     SkuTakenError,
     StaleVersionError,
@@ -36,7 +36,7 @@ from orders_service.outbox.repository import OutboxRepository
 from orders_service.outbox.schemas import ItemCreated, ItemDeleted, ItemUpdated
 from orders_service.preconditions import IfMatch, etag_for
 from servicekit.app import ServiceResources
-from servicekit.repository import InvalidCursorError, Page, SortKey
+from servicekit.repository import Page
 from servicekit.specification import Specification, and_spec
 
 _SKU_INDEX = "uq_items_tenant_id_sku_live"
@@ -270,12 +270,4 @@ class ItemService:
         )
 
     async def list_page(self, query: ItemListQuery) -> Page[Item]:
-        try:
-            return await self.items.list_by_spec(
-                list_spec(query),
-                sort=SortKey.parse(query.sort),
-                cursor=query.cursor,
-                limit=query.limit,
-            )
-        except InvalidCursorError:
-            raise InvalidCursorProblemError from None
+        return await list_page(self.items, list_spec(query), query)

@@ -16,12 +16,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from orders_service._paging import list_page
 from orders_service.context import Actor
 from orders_service.errors import (
     EmptyPedidoError,
     IllegalTransitionError,
     InsufficientStockError,
-    InvalidCursorProblemError,
     InvalidLinesError,
     PedidoLineNotFoundError,
     PedidoNotFoundError,
@@ -58,7 +58,7 @@ from orders_service.pedidos.specifications import (
     PedidoMinTotalSpec,
     PedidoStatusSpec,
 )
-from servicekit.repository import InvalidCursorError, Page, SortKey
+from servicekit.repository import Page
 from servicekit.specification import Specification, and_spec
 
 # Items a confirm may take stock from: on sale, or on sale with nothing left (the stock check
@@ -100,15 +100,7 @@ class PedidoService:
         return pedido
 
     async def list_page(self, query: PedidoListQuery) -> Page[Pedido]:
-        try:
-            return await self.pedidos.list_by_spec(
-                list_spec(query),
-                sort=SortKey.parse(query.sort),
-                cursor=query.cursor,
-                limit=query.limit,
-            )
-        except InvalidCursorError:
-            raise InvalidCursorProblemError from None
+        return await list_page(self.pedidos, list_spec(query), query)
 
     # -- lines -----------------------------------------------------------------------------
 
