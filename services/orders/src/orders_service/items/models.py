@@ -4,11 +4,13 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, String, Text, text
+from sqlalchemy import CheckConstraint, Column, DateTime, Index, Numeric, String, Text, event, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import Field
 
+from orders_service._text import search_text
 from orders_service._types import StrEnumColumn, check_in
 from orders_service.db import OrdersTable
 
@@ -73,3 +75,17 @@ class Item(OrdersTable, table=True):
     updated_by: str = Field(sa_type=String(255), nullable=False)
     deleted_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
     version: int = Field(default=1, nullable=False)
+    # name, SKU and description folded by orders_service._text.fold, kept by the listener
+    # below on every ORM write: what ItemTextSpec searches (never shown in the API).
+    search_text: str = Field(default="", sa_type=Text, nullable=False)
+
+
+def item_search_text(item: Item) -> str:
+    return search_text(item.name, item.sku, item.description)
+
+
+@event.listens_for(Item, "before_insert")
+@event.listens_for(Item, "before_update")
+def _keep_search_text(_mapper: Any, _connection: Any, target: Item) -> None:
+    # Computed from the fields at flush time, so no write path can forget it.
+    target.search_text = item_search_text(target)

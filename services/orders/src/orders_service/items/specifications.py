@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, and_, func, or_, true
+from sqlalchemy import ColumnElement, and_, true
 from sqlmodel import col
 
-from orders_service.items.models import Item, ItemStatus
+from orders_service._text import fold
+from orders_service.items.models import Item, ItemStatus, item_search_text
 from servicekit.specification import Specification
 
 
@@ -123,28 +124,20 @@ def _like_escape(text: str) -> str:
 
 
 class ItemTextSpec(Specification[Item]):
-    """Items whose name, SKU or description contains `text`, ignoring case.
+    """Items whose name, SKU or description contains `text`, ignoring case and accents.
 
-    Both sides fold case with lower(): Python's str.lower and PostgreSQL's lower() under the
-    database's UTF-8 ctype agree letter by letter except for the few characters whose lower
-    case is longer than one character (such as U+0130), which no catalogue search relies on.
+    Both sides compare folded text (orders_service._text.fold, defined once): in memory the
+    item's fields are folded on the spot, in SQL the `search_text` column holds the same
+    folding, stored on every write. The database only runs a plain LIKE on it, so the result
+    does not depend on the server's locale (docs/adr/0003-text-search-folding.md).
     """
 
     def __init__(self, text: str) -> None:
         self.text = text
 
     def is_satisfied_by(self, candidate: Item) -> bool:
-        needle = self.text.lower()
-        return any(
-            needle in field.lower()
-            for field in (candidate.name, candidate.sku, candidate.description)
-        )
+        return fold(self.text) in item_search_text(candidate)
 
     def to_sql(self) -> ColumnElement[bool]:
-        pattern = "%" + _like_escape(self.text.lower()) + "%"
-        return or_(
-            *(
-                func.lower(column).like(pattern, escape="\\")
-                for column in (col(Item.name), col(Item.sku), col(Item.description))
-            )
-        )
+        pattern = "%" + _like_escape(fold(self.text)) + "%"
+        return col(Item.search_text).like(pattern, escape="\\")
