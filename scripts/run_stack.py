@@ -236,9 +236,11 @@ def run() -> int:
             env = bootstrap_env(env)
             checkpoint()
             write_stack_env(env)
+            # Both at once (start-up is mostly imports): orders fetches auth's JWKS when it
+            # can and again on the first unknown key, so it need not wait for auth.
             procs.append(uvicorn("auth_service.main:create_app", AUTH_PORT, env))
-            wait_ready(f"http://127.0.0.1:{AUTH_PORT}/health/live", procs[0])
             procs.append(uvicorn("orders_service.main:create_app", ORDERS_PORT, env))
+            wait_ready(f"http://127.0.0.1:{AUTH_PORT}/health/live", procs[0])
             wait_ready(f"http://127.0.0.1:{ORDERS_PORT}/health/live", procs[1])
             say(f"auth   http://127.0.0.1:{AUTH_PORT}   (docs /docs)")
             say(f"orders http://127.0.0.1:{ORDERS_PORT}   (docs /docs)")
