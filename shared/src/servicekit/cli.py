@@ -70,11 +70,14 @@ def connection_failure(exc: BaseException) -> str | None:
 
     if isinstance(exc, DBAPIError):
         reason = str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
-    elif isinstance(exc, OSError | RedisConnectionError):
+        return f"cannot use the database: {reason}"
+    if isinstance(exc, RedisConnectionError) or (
+        # Refused, unreachable, unknown host; a missing local file is another story.
+        isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError | PermissionError)
+    ):
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    else:
-        return None
-    return f"cannot reach a server: {reason}"
+        return f"cannot reach a server: {reason}"
+    return None
 
 
 def stack_hint(variable: str, loaded: object) -> str:
@@ -94,7 +97,11 @@ def run_cli(
 ) -> int:
     """Parse and run one command: settings of a running `make run` fill in when `url_variable`
     is unset; expected errors and unreachable servers are one line on stderr, exit status 1."""
-    loaded = stackenv.load(url_variable)
+    try:
+        loaded = stackenv.load(url_variable)
+    except OSError as exc:  # a stack.env naming a key file that is gone, say
+        print(f"{prog}: cannot read the running stack's settings: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
     try:
         return dispatch(parser(), argv)
     except expected as exc:
