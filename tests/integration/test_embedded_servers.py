@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import psutil
+import pytest
 from redis import Redis
 
 from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis
+
+
+@pytest.fixture
+def tmp_path() -> Iterator[Path]:
+    """A folder outside pytest's temp root, which any pytest session starting on the machine
+    resets to 0700: PostgreSQL, running as its own user when we are root, would lose its way
+    to the data folder mid-start (seen with concurrent sessions)."""
+    path = Path(tempfile.mkdtemp(prefix="embedded-servers-"))
+    path.chmod(0o711)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _processes_using(path: Path) -> list[psutil.Process]:
