@@ -1,9 +1,9 @@
 """`.data/stack.env`: the settings of the stack `make run` is running, for the CLIs to find.
 
 The embedded servers listen on a new random port at every start, so `make run` writes the
-URLs it chose here (mode 0600) and removes the file when it stops. Secrets are never inside:
-a `NAME_FILE=path` line names the file that holds NAME's value (the development
-key-encryption key stays in its own 0600 file).
+URLs it chose here and removes the file when it stops. Mode 0600: URLs you give it may carry
+passwords. The key-encryption key is never copied in: a `NAME_FILE=path` line names the file
+that holds NAME's value (the development key stays in its own 0600 file).
 """
 
 from __future__ import annotations
