@@ -6,7 +6,7 @@ No image registry needs to answer. The bases come from Debian and PyPI instead:
   and SSL_CERT_FILE set (uv in the build reaches the package index through whatever this machine
   trusts), imported with `docker import`;
 - uv: the binary of its PyPI wheel (`uv-<v>.data/scripts/uv`), imported as a one-file image;
-- PostgreSQL and Redis (compose and the containers tests): docker/postgres and docker/redis,
+- PostgreSQL and Redis (compose and the containers tests): docker-images/postgres and /redis,
   Debian's packages on the Python base.
 Each base is built only when the engine does not have it (the engine's data root is the cache),
 so a second run rebuilds only what changed in the services' layers.
@@ -167,7 +167,7 @@ def build_from_debian(host: str, name: str, folder: str) -> None:
         f"BASE_IMAGE={PYTHON_BASE}",
         "-t",
         name,
-        str(REPO_ROOT / "docker" / folder),
+        str(REPO_ROOT / "docker-images" / folder),
     )
 
 
