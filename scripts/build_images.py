@@ -29,7 +29,13 @@ from pathlib import Path
 # `python scripts/build_images.py` puts scripts/ on sys.path; the package import needs the root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.docker_engine import DOCKER, ENGINE_DIR, REPO_ROOT, ensure_engine
+from scripts.docker_engine import (
+    DOCKER,
+    ENGINE_DIR,
+    REPO_ROOT,
+    EngineUnavailableError,
+    ensure_engine,
+)
 
 SERVICES = ("auth", "orders")
 SUITE = "bookworm"
@@ -197,7 +203,11 @@ def _timed(label: str, step: object, *args: object) -> None:
 
 
 def main() -> int:
-    host = ensure_engine()
+    try:
+        host = ensure_engine()
+    except EngineUnavailableError as exc:
+        print(f"build_images: no Docker engine: {exc}", file=sys.stderr)
+        return 2
     print(f"build_images: engine {host} (also in .data/docker-host)", flush=True)
     if not has_image(host, PYTHON_BASE):
         _timed(PYTHON_BASE, build_python_base, host)

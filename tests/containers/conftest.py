@@ -1,7 +1,10 @@
 """The containers tier: the real images in a real engine (see tests/containers/engine.py).
 
-Every test here carries the `containers` marker. Image sizes measured by the tests are printed
-in the terminal summary.
+Every test here carries the `containers` marker. The tier starts an engine (as root it may
+apt-get install docker.io) and takes minutes on vfs, so it runs only when asked for: a path
+under tests/containers (`.venv/bin/pytest tests/containers`) or a `-m` expression naming the
+marker; a bare `pytest` or `make test` deselects it. Image sizes measured by the tests are
+printed in the terminal summary.
 """
 
 from __future__ import annotations
@@ -17,10 +20,23 @@ HERE = Path(__file__).parent
 IMAGE_SIZES: dict[str, int] = {}
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        if HERE in Path(str(item.path)).parents:
-            item.add_marker(pytest.mark.containers)
+def _asked_for(config: pytest.Config) -> bool:
+    if "containers" in (config.option.markexpr or ""):
+        return True  # pytest's -m filter decides
+    for arg in config.args:
+        path = Path(arg.split("::")[0]).resolve()
+        if path == HERE or HERE in path.parents:
+            return True
+    return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    ours = [item for item in items if HERE in Path(str(item.path)).parents]
+    for item in ours:
+        item.add_marker(pytest.mark.containers)
+    if ours and not _asked_for(config):
+        config.hook.pytest_deselected(items=ours)
+        items[:] = [item for item in items if item not in ours]
 
 
 @pytest.fixture(scope="session")
