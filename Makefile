@@ -8,7 +8,7 @@ UV_BOOT := .tools/uv
 UV := $(shell command -v uv 2>/dev/null || echo $(UV_BOOT)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: run test lint fmt sync bench fuzz clean
+.PHONY: run test lint fmt sync bench fuzz clean images
 
 $(UV_BOOT)/bin/uv:
 	$(PYTHON) -m venv $(UV_BOOT)
@@ -43,6 +43,13 @@ bench: sync
 # `make test` runs the same suite with the bounded `ci` profile.
 fuzz: sync
 	FUZZ_PROFILE=long HYPOTHESIS_PROFILE=dev $(RUN) pytest tests/fuzz --timeout 3600
+
+# Both services' images (auth-service:local, orders-service:local) and the local PostgreSQL,
+# Redis, Python and uv images they need, in a Docker engine started when none answers (its
+# DOCKER_HOST URL is then in .data/docker-host). Installs docker.io, docker-compose and
+# debootstrap with apt when missing (root only). See README, "Images and compose".
+images: sync
+	$(RUN) python scripts/build_images.py
 
 clean:
 	rm -rf .venv .tools .mypy_cache .ruff_cache .pytest_cache artifacts

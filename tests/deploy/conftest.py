@@ -19,7 +19,7 @@ def service_image(tmp_path_factory: pytest.TempPathFactory) -> ImageFactory:
         if service not in built:
             root = tmp_path_factory.mktemp(f"image-{service}")
             built[service] = emulate_build(
-                REPO_ROOT / "services" / service / "Dockerfile", REPO_ROOT, root
+                REPO_ROOT / "Dockerfile", REPO_ROOT, root, {"SERVICE": service}
             )
         return built[service]
 

@@ -18,7 +18,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.support.dockerfile import REPO_ROOT, env_pairs, parse_dockerfile
+from tests.support.dockerfile import REPO_ROOT, env_pairs, image_stages
 from tests.support.routes import serves_get
 
 SCHEMAS = REPO_ROOT.parent / "shared" / "schemas"
@@ -208,9 +208,10 @@ def test_data_lives_in_named_volumes() -> None:
 def test_migration_service_runs_the_images_alembic(service: str) -> None:
     spec = _services()[f"{service}-migrate"]
     assert spec["restart"] == "no"
-    assert spec["build"]["dockerfile"] == f"services/{service}/Dockerfile"
+    assert spec["build"]["dockerfile"] == "Dockerfile"
+    assert spec["build"]["args"]["SERVICE"] == service
     command = spec["command"]
-    final = parse_dockerfile(REPO_ROOT / spec["build"]["dockerfile"])[-1]
+    final = image_stages(REPO_ROOT / spec["build"]["dockerfile"], spec["build"]["args"])[-1]
     image_env: dict[str, str] = {}
     for ins in final.all("ENV"):
         image_env.update(env_pairs(ins, image_env))
@@ -239,8 +240,9 @@ def test_service_is_published_and_stops_gracefully(service: str) -> None:
     assert grace > float(env[f"{prefix}_DRAIN_WINDOW_S"]) + float(
         env[f"{prefix}_GRACEFUL_TIMEOUT_S"]
     )
-    host_port, container_port = spec["ports"][0].split(":")
+    address, host_port, container_port = spec["ports"][0].split(":")
     assert container_port == "8000"
+    assert address == "127.0.0.1", "published on loopback only"
     assert host_port == {"auth": "8001", "orders": "8002"}[service]
     assert spec["read_only"] is True
     assert "ALL" in spec["cap_drop"]

@@ -19,6 +19,7 @@ from tests.support.dockerfile import (
     DockerIgnore,
     Stage,
     healthcheck_command,
+    image_stages,
     parse_dockerfile,
 )
 from tests.support.k8s import containers, rendered_case
@@ -27,8 +28,33 @@ from tests.support.routes import serves_get
 SERVICES = ("auth", "orders")
 
 
+DOCKERFILE = REPO_ROOT / "Dockerfile"
+
+
 def _stages(service: str) -> list[Stage]:
-    return parse_dockerfile(REPO_ROOT / "services" / service / "Dockerfile")
+    """The stages `docker build --build-arg SERVICE=<service> .` builds, the last one folded."""
+    return image_stages(DOCKERFILE, {"SERVICE": service})
+
+
+def test_one_dockerfile_builds_both_services_without_a_registry_frontend() -> None:
+    """No `# syntax=` line (it pulls a frontend image), the bases are build arguments whose
+    defaults are the official images, and SERVICE has no default: the target stage is named
+    by it, so a build without it fails instead of building some service."""
+    assert not list((REPO_ROOT / "services").glob("*/Dockerfile")), "one Dockerfile, not copies"
+    text = DOCKERFILE.read_text()
+    assert "# syntax=" not in text
+    defaults = {s.base for s in parse_dockerfile(DOCKERFILE) if s.name in {"uv", "build"}}
+    assert defaults == {"ghcr.io/astral-sh/uv:0.13.9", "python:3.11-slim-bookworm"}
+    overridden = parse_dockerfile(DOCKERFILE, {"PYTHON_IMAGE": "local/py", "UV_IMAGE": "local/uv"})
+    assert {s.base for s in overridden if s.name in {"uv", "build", "runtime"}} == {
+        "local/py",
+        "local/uv",
+    }
+    assert parse_dockerfile(DOCKERFILE)[-1].base == "", "SERVICE must have no default"
+    for service in SERVICES:
+        names = {s.name for s in _stages(service)}
+        other = "orders" if service == "auth" else "auth"
+        assert other not in names, f"building {service} would build {other}'s stage"
 
 
 @pytest.mark.parametrize("service", SERVICES)

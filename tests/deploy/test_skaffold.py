@@ -50,8 +50,9 @@ def test_one_artifact_per_service_built_from_the_repository_root() -> None:
         service = image.removesuffix("-service")
         assert artifact["context"] == "."
         dockerfile = artifact["docker"]["dockerfile"]
-        assert dockerfile == f"services/{service}/Dockerfile"
+        assert dockerfile == "Dockerfile", "one Dockerfile for both services"
         assert (REPO_ROOT / dockerfile).is_file()
+        assert artifact["docker"]["buildArgs"] == {"SERVICE": service}
 
 
 def test_profiles_dev_and_prod() -> None:

@@ -1,6 +1,8 @@
 """Read a Dockerfile, and build its image "by hand" where no Docker engine runs.
 
-`parse_dockerfile` turns a Dockerfile into stages of instructions. `emulate_build` replays the
+`parse_dockerfile` turns a Dockerfile into stages of instructions, with build arguments (the one
+Dockerfile builds either service from `--build-arg SERVICE=...`); `image_stages` keeps the stages
+one target needs, as BuildKit does, its FROM chain folded into one. `emulate_build` replays the
 instructions that matter for the image's content on the local filesystem, with `/` of the image
 mapped to a temporary folder: COPY from the build context (refusing what .dockerignore
 excludes), COPY between stages, ENV and WORKDIR, and every `uv sync` RUN with the local uv and
@@ -17,6 +19,7 @@ import re
 import shlex
 import shutil
 import subprocess
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -82,17 +85,23 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def _substitute(value: str, variables: dict[str, str]) -> str:
+def _substitute(value: str, variables: Mapping[str, str], *, keep_unknown: bool = False) -> str:
     def repl(match: re.Match[str]) -> str:
         name = match.group(1) or match.group(2)
+        if keep_unknown and name not in variables:
+            return match.group(0)
         return variables.get(name, "")
 
     return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", repl, value)
 
 
-def parse_dockerfile(path: Path) -> list[Stage]:
+def parse_dockerfile(path: Path, build_args: Mapping[str, str] | None = None) -> list[Stage]:
+    """Every stage, with `--build-arg` values (else the ARG defaults) substituted in FROM and,
+    after a stage's own `ARG NAME`, in its instructions (other `$NAME`s are left as written)."""
+    given = dict(build_args or {})
     stages: list[Stage] = []
     global_args: dict[str, str] = {}
+    stage_args: dict[str, str] = {}
     for line_no, line in _logical_lines(path.read_text()):
         keyword, _, rest = line.partition(" ")
         keyword = keyword.upper()
@@ -104,20 +113,59 @@ def parse_dockerfile(path: Path) -> list[Stage]:
                 break
             flags[match["name"]] = match["value"] or ""
             rest = rest[match.end() :]
-        if keyword == "ARG" and not stages:
-            name, _, default = rest.partition("=")
-            global_args[name.strip()] = default.strip()
+        if keyword == "ARG":
+            name, sep, default = rest.partition("=")
+            name = name.strip()
+            if not stages:
+                global_args[name] = given.get(name, default.strip())
+            else:  # a stage sees a global ARG only after declaring it
+                fallback = default.strip() if sep else global_args.get(name, "")
+                stage_args[name] = given.get(name, fallback)
             continue
         if keyword == "FROM":
             parts = rest.split()
             base = _substitute(parts[0], global_args)
             alias = parts[2] if len(parts) >= 3 and parts[1].upper() == "AS" else None
             stages.append(Stage(base=base, name=alias))
+            stage_args = {}
             continue
         if not stages:
             raise ValueError(f"{path}:{line_no}: {keyword} before the first FROM")
+        if keyword != "ENV":  # env_pairs substitutes ENV values itself
+            rest = _substitute(rest, stage_args, keep_unknown=True)
         stages[-1].instructions.append(Instruction(keyword, rest, flags, line_no))
     return stages
+
+
+def image_stages(path: Path, build_args: Mapping[str, str] | None = None) -> list[Stage]:
+    """The stages that make the default target (the last stage), as BuildKit sees them: stages
+    nothing needs are dropped, and the chain of stages the target is built FROM is folded into
+    it, so the result's last stage is the whole final image (base: an external image)."""
+    stages = parse_dockerfile(path, build_args)
+    by_name = {s.name: s for s in stages if s.name}
+
+    def chain(stage: Stage) -> list[Stage]:
+        parent = by_name.get(stage.base)
+        return [*chain(parent), stage] if parent is not None else [stage]
+
+    def folded(stage: Stage) -> Stage:
+        links = chain(stage)
+        instructions = [i for link in links for i in link.instructions]
+        return Stage(base=links[0].base, name=stage.name, instructions=instructions)
+
+    needed: list[Stage] = []
+    pending = [folded(stages[-1])]
+    while pending:
+        stage = pending.pop()
+        needed.append(stage)
+        for ins in stage.instructions:
+            source = by_name.get(ins.flags.get("from", ""))
+            if source is not None and all(s.name != source.name for s in needed + pending):
+                pending.append(folded(source))
+    order = {id(s): n for n, s in enumerate(stages)}
+    final = needed[0]
+    others = sorted(needed[1:], key=lambda s: order[id(by_name[s.name])] if s.name else 0)
+    return [*others, final]
 
 
 def env_pairs(instruction: Instruction, variables: dict[str, str]) -> dict[str, str]:
@@ -264,8 +312,13 @@ def find_uv() -> str:
     return found
 
 
-def emulate_build(dockerfile: Path, context: Path, root: Path) -> EmulatedImage:
-    stages = parse_dockerfile(dockerfile)
+def emulate_build(
+    dockerfile: Path,
+    context: Path,
+    root: Path,
+    build_args: Mapping[str, str] | None = None,
+) -> EmulatedImage:
+    stages = image_stages(dockerfile, build_args)
     ignore = DockerIgnore.load(context)
     # A stage with no instructions only names an external image (`FROM ghcr.io/... AS uv`).
     stage_names = {s.name for s in stages if s.name and s.instructions}
