@@ -51,8 +51,9 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit._redisops import REDIS_ERRORS, Breaker, LuaScript, deadline
+from servicekit.context import context_of
 from servicekit.metrics import registry
-from servicekit.problems import ProblemError, problem_response, problem_type
+from servicekit.problems import problem_response, problem_type
 
 log = logging.getLogger("servicekit.idempotency")
 
@@ -153,7 +154,7 @@ def canonical_body(body: bytes, content_type: str) -> bytes:
     if body and (media == "application/json" or media.endswith("+json")):
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # too deep for the parser: fingerprint the bytes
             return b"raw\x00" + body
         return b"json\x00" + json.dumps(
             parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -259,36 +260,6 @@ def app_route_template(scope: Scope) -> str | None:
         if method in entry.methods and entry.regex.match(path):
             return entry.template
     return _template_in(mounts, scope, "") if mounts else None
-
-
-def bearer_scope_resolver(
-    verify: Callable[[str], Awaitable[PrincipalLike]],
-    *,
-    rejected: tuple[type[BaseException], ...] = (ProblemError,),
-    state_key: str | None = "principal",
-) -> Callable[[Scope], Awaitable[tuple[str, str] | None]]:
-    """A scope resolver that verifies `Authorization: Bearer <token>` with `verify`.
-
-    A missing or rejected token resolves to None (the app then answers 401 itself). The
-    verified principal is left in `scope["state"][state_key]` so the route can reuse it.
-    """
-
-    async def resolve(scope: Scope) -> tuple[str, str] | None:
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if header is None:
-            return None
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        try:
-            principal = await verify(token.strip())
-        except rejected:
-            return None
-        if state_key is not None:
-            scope.setdefault("state", {})[state_key] = principal
-        return principal.tenant_id, principal.subject
-
-    return resolve
 
 
 def _encode_headers(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
@@ -408,8 +379,10 @@ class IdempotencyMiddleware:
                 slug="idempotency-key-invalid",
             )
             return
+        ctx = context_of(scope)
         try:
-            body = await self._read_body(receive)
+            # Read once by the request limits when the app has them; else read here.
+            body = ctx.body if ctx.body is not None else await self._read_body(receive)
         except _ClientGoneError:
             return
         except _BodyTooLargeError:
@@ -432,12 +405,16 @@ class IdempotencyMiddleware:
             template=template,
             key=key,
         )
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        if ctx.body is None:
+            content_type = ctx.header(b"content-type") or b""
+            media_type = content_type.decode("latin-1")
+        else:
+            media_type = ctx.media_type or ""
         fingerprint = request_fingerprint(
             path=scope["path"],
             query=scope.get("query_string", b""),
             body=body,
-            content_type=content_type.decode("latin-1"),
+            content_type=media_type,
             preconditions=[v for k, v in scope["headers"] if k in self._fingerprint_headers],
         )
         await self._handle(scope, receive, send, record=record, fingerprint=fingerprint, body=body)

@@ -22,10 +22,18 @@ def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
     Call it before the request-id middleware is added, so every rejection is still logged
     with a request id. Request order, outermost first: security headers (on every answer,
     rejections included), CORS when origins are set (so a browser can read a 503 or 413),
-    the concurrency limit (the cheapest refusal), the request limits, the app.
+    the request limits (which read the body into the request context), the concurrency
+    limit, the app.
     """
     harden_uvicorn(settings)
     harden_on_startup(app, settings)
+    # Added first, so it runs inside the body reader: a request holds a concurrency slot only
+    # once its body has arrived, and slowly trickling clients cannot starve everyone else.
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_in_flight=settings.max_concurrent_requests,
+        retry_after_s=settings.overload_retry_after_s,
+    )
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -35,11 +43,6 @@ def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
         max_json_depth=settings.max_json_depth,
         max_json_array_items=settings.max_json_array_items,
         body_timeout_s=settings.body_timeout_s,
-    )
-    app.add_middleware(
-        ConcurrencyLimitMiddleware,
-        max_in_flight=settings.max_concurrent_requests,
-        retry_after_s=settings.overload_retry_after_s,
     )
     if settings.cors_allow_origins:
         app.add_middleware(
