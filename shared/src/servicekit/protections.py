@@ -12,12 +12,12 @@ from servicekit.security_headers import (
     ProblemCORSMiddleware,
     SecurityHeadersMiddleware,
 )
-from servicekit.server import harden_on_startup, harden_uvicorn
 from servicekit.settings import ServiceSettings
 
 
 def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
-    """Add the limit, CORS and header middleware, and harden the uvicorn loading this app.
+    """Add the limit, CORS and header middleware (the server's own hardening is passed to
+    uvicorn by `run_service`: servicekit.server.uvicorn_options).
 
     Call it before the request-id middleware is added, so every rejection is still logged
     with a request id. Request order, outermost first: security headers (on every answer,
@@ -25,8 +25,6 @@ def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
     the request limits (which read the body into the request context), the concurrency
     limit, the app.
     """
-    harden_uvicorn(settings)
-    harden_on_startup(app, settings)
     # Added first, so it runs inside the body reader: a request holds a concurrency slot only
     # once its body has arrived, and slowly trickling clients cannot starve everyone else.
     app.add_middleware(
