@@ -1,33 +1,10 @@
 """Idempotency-Key for POST and PATCH (draft-ietf-httpapi-idempotency-key-header), as pure ASGI.
 
-A middleware rather than a route dependency because it must hold the *final* response
-(status, headers, body, after every exception handler ran) and must be able to answer a replay
-without running the route at all.
-
-For a POST or PATCH under `path_prefix` whose path matches a route of the app:
-
-- `Idempotency-Key: "<key>"` (the draft's sf-string) or a bare token; 1-255 characters of
-  `A-Z a-z 0-9 - _ . : ~ + / =`; anything else, or the header twice: 400 problem.
-  Missing on a route listed in `required`: 400 problem; missing elsewhere: no idempotency.
-- The key is scoped by tenant + subject (from `scope_resolver`) + method + route template, so
-  one client's key never meets another's. No principal (unauthenticated): the request passes
-  through untouched and the app answers its 401.
-- Fingerprint: SHA-256 of the request target (path and query), the precondition headers
-  (`If-Match`, `If-Unmodified-Since`) and the body, the body as canonical JSON when it is
-  JSON. The same key on another target, precondition or body is a 422 problem.
-- First request: one Lua script reserves the key (an in-progress marker that expires after
-  `lock_ttl_s`, so a crash between reserve and store frees the key), the app runs, and the
-  response (status, `stored_headers`, body) is stored for `ttl_s` (24-48 h) before it is sent.
-- Same key and fingerprint: the stored response is replayed with `Idempotent-Replayed: true`
-  and `X-Idempotent-Replayed: true`; the app does not run. Still running: 409 problem with
-  `Retry-After`.
-- Statuses >= 500 and `unstored_statuses` (rejections where nothing happened: 400, 401, 403,
-  408, 413, 422, 429 by default) are not stored; the reservation is released so the client
-  may retry.
-- Redis unavailable (error or deadline) when reserving: 503 problem and the app does not run
-  (fail closed). If Redis fails only when storing, the client still gets the response and the
-  reservation expires after `lock_ttl_s`; a retry after that runs again, so handlers should
-  keep their own uniqueness guards for the rare double fault.
+A middleware rather than a route dependency because it must hold the *final* response (after
+every exception handler ran) and answer a replay without running the route. Keys are scoped
+by tenant + subject + method + route template; a replay carries `Idempotent-Replayed: true`;
+Redis down when reserving is a 503 (fail closed). The full behaviour, statuses and the why:
+docs/adr/0002-cache-and-idempotency.md ("Idempotency-Key in detail").
 """
 
 from __future__ import annotations

@@ -1,23 +1,10 @@
-"""What the HTTP server must do before the app sees a request, however uvicorn was started.
+"""What the HTTP server must do before the app sees a request: hardening uvicorn's defaults.
 
-Measured on uvicorn 0.54 (see docs/hostile-input.md):
-
-- uvicorn writes `server: uvicorn` below the ASGI layer unless started with
-  `--no-server-header`; no middleware can remove it.
-- httptools (uvicorn's default parser with `uvicorn[standard]`) accepts a request head of any
-  size: a 10 MB header is read into memory and handed to the app.
-- No timeout covers a connection that never sends a request, or a request whose headers
-  trickle in (slowloris): both hold a connection open forever. `timeout_keep_alive` only
-  covers the idle time between two requests.
-- h11 caps an incomplete head at `h11_max_incomplete_event_size` (16 KiB by default) and
-  answers a bigger one with a plain-text 400.
-
-`uvicorn_options(settings)` fixes these, and `servicekit.shutdown.run_service` (every
-service's `serve` command, `python -m servicekit.serve`) passes them to the uvicorn Config it
-builds: no server header, h11 heads capped at `max_header_bytes`, and httptools' protocol
-swapped for `HardenedHttpToolsProtocol`, which answers an oversized head with a 431 problem and
-a head that does not arrive within `head_timeout_s` with a 408 problem (or closes a connection
-that sent nothing). Another runner gets the same by passing these options itself.
+uvicorn alone sends `server: uvicorn`, lets httptools read a request head of any size, and has
+no deadline for a head that trickles in (measurements: docs/hostile-input.md).
+`uvicorn_options(settings)` fixes these (no server header, h11's head cap, and
+`HardenedHttpToolsProtocol`: 431 for an oversized head, 408 for a late one); `run_service`
+passes them to the Config it builds.
 """
 
 from __future__ import annotations
