@@ -28,7 +28,7 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit._redisops import REDIS_ERRORS, Breaker, LuaScript, deadline
-from servicekit.context import context_of
+from servicekit.context import context_of, is_json_media
 from servicekit.metrics import registry
 from servicekit.problems import problem_response, problem_type
 
@@ -128,7 +128,7 @@ def parse_idempotency_key(raw: bytes) -> str:
 def canonical_body(body: bytes, content_type: str) -> bytes:
     """Canonical JSON (sorted keys, no whitespace) when the body is JSON; else the bytes."""
     media = content_type.split(";", 1)[0].strip().lower()
-    if body and (media == "application/json" or media.endswith("+json")):
+    if body and is_json_media(media):  # the request context's rule, not a third copy
         try:
             parsed = json.loads(body)
         except (ValueError, RecursionError):  # too deep for the parser: fingerprint the bytes
