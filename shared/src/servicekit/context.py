@@ -9,6 +9,7 @@ so a body is buffered once and a token verified once per request. docs/adr/0003 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.types import Scope
 
@@ -69,7 +70,10 @@ def is_json_media(media_type: str | None) -> bool:
 class RequestContext:
     """One request's body, media type and (verified on first use) principal."""
 
-    scope: Scope
+    # The app and the header list, not the scope: the scope holds the context, and a cycle
+    # between them would leave every request's objects to the cyclic garbage collector.
+    app: Any
+    headers: list[tuple[bytes, bytes]]
     # None: no step has read the body (an app not built by create_service_app).
     body: bytes | None = None
     media_type: str | None = None
@@ -81,9 +85,9 @@ class RequestContext:
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of header `name` (lowercase bytes), as Request.headers.get does."""
-        for key, value in self.scope["headers"]:
+        for key, value in self.headers:
             if key == name:
-                return value  # type: ignore[no-any-return]
+                return value
         return None
 
     async def principal(self) -> Principal:
@@ -109,14 +113,14 @@ class RequestContext:
         if token is None:
             return unauthorized("A bearer token is required.")
         try:
-            return await verifier_of(self.scope).verify(token)
+            return await verifier_of(self.app).verify(token)
         except InvalidToken as exc:
             return unauthorized(f"The access token is invalid: {exc.reason}.")
 
 
-def verifier_of(scope: Scope) -> TokenVerifier:
+def verifier_of(app: Any) -> TokenVerifier:
     """The app's token verifier (built by its lifespan into the service state)."""
-    verifier = service_state(scope["app"], ServiceState).verifier
+    verifier = service_state(app, ServiceState).verifier
     if verifier is None:
         raise RuntimeError("this service's state has no token verifier")
     return verifier
@@ -126,5 +130,5 @@ def context_of(scope: Scope) -> RequestContext:
     """This request's context; made on the spot (body unread) when no middleware built one."""
     ctx: RequestContext | None = scope.get(CONTEXT_SCOPE_KEY)
     if ctx is None:
-        ctx = scope[CONTEXT_SCOPE_KEY] = RequestContext(scope)
+        ctx = scope[CONTEXT_SCOPE_KEY] = RequestContext(scope["app"], scope["headers"])
     return ctx

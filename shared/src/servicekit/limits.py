@@ -148,7 +148,9 @@ class RequestLimitsMiddleware:
                 detail="Content-Type is given more than once, with different media types.",
             )
             return
-        ctx = scope[CONTEXT_SCOPE_KEY] = RequestContext(scope, body=b"", media_type=media_type)
+        ctx = scope[CONTEXT_SCOPE_KEY] = RequestContext(
+            scope["app"], scope["headers"], body=b"", media_type=media_type
+        )
         if content_length is None and not chunked:
             await self.app(scope, receive, send)  # no body: nothing more to check
             return

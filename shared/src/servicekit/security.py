@@ -99,7 +99,7 @@ PrincipalDep = Annotated[Principal, Depends(_authenticated)]
 
 
 def get_verifier(request: Request) -> TokenVerifier:
-    return verifier_of(request.scope)
+    return verifier_of(request.app)
 
 
 VerifierDep = Annotated[TokenVerifier, Depends(get_verifier)]

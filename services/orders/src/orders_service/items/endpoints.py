@@ -80,7 +80,7 @@ async def list_items(
 
 async def serve_item(ctx: RequestContext, caller: Principal, item_id: uuid.UUID) -> Answer:
     """GET /items/{id} for an authorized caller: the route and the fast path both call this."""
-    state = service_state(ctx.scope["app"], OrdersState)
+    state = service_state(ctx.app, OrdersState)
     rendered = await read_item(
         state.item_cache,
         state.resources.sessionmaker,
