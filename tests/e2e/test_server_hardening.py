@@ -1,10 +1,8 @@
-"""The server-side protections, against real uvicorn processes started the plain way.
+"""The server-side protections, against real server processes started as services are.
 
-The processes are started with no hardening flags, in the two ways uvicorn meets an app:
-`uvicorn --factory` (the factory runs inside uvicorn's Config) and a runner that builds the app
-first and hands it to `uvicorn.Config`. What the tests see is what `servicekit.server` does to
-whichever uvicorn runs the app. Raw sockets, because the point is what happens below HTTP
-clients' own limits.
+`python -m servicekit.serve <factory>` (what every `<service> serve` runs) and an app built
+first and handed to `run_service`: both pass `servicekit.server.uvicorn_options` to uvicorn
+explicitly. Raw sockets, because the point is what happens below HTTP clients' own limits.
 """
 
 from __future__ import annotations
@@ -61,7 +59,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-FACTORY = ["-m", "uvicorn", "--factory", "tests.support.limits_app:create_app"]
+FACTORY = ["-m", "servicekit.serve", "tests.support.limits_app:create_app"]
 PREBUILT = ["-m", "tests.support.limits_app"]
 
 
@@ -92,7 +90,7 @@ def _serving(tmp: Path, argv: list[str]) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def httptools_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`uvicorn --factory`, on uvicorn's default protocol (httptools)."""
+    """`python -m servicekit.serve`, on the hardened httptools protocol."""
     with _serving(tmp_path_factory.mktemp("factory"), FACTORY) as server:
         yield server
 
@@ -195,7 +193,7 @@ def test_no_server_header_under_h11(h11_server: Server) -> None:
 
 
 def test_an_app_built_before_the_server_is_hardened_too(prebuilt_server: Server) -> None:
-    """A runner that builds the app, then `uvicorn.Config(app)`: hardened at lifespan start."""
+    """A runner that builds the app, then hands the instance to `run_service`."""
     _no_server_header_anywhere(prebuilt_server)
     _assert_cut_off_at_the_head_limit(prebuilt_server)
     _assert_idle_connection_closed(prebuilt_server)

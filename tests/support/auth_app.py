@@ -20,12 +20,13 @@ from pydantic import SecretStr
 from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
 from auth_service.keys._keyring import KeyRing
+from auth_service.lifespan import AuthState
 from auth_service.main import create_app
 from auth_service.settings import AuthSettings
 from auth_service.users import service as users_service
 from auth_service.users.schemas import Role, UserCreate
-from servicekit.app import ServiceResources
 from servicekit.migrations import upgrade_head
+from servicekit.state import ServiceResources, service_state
 from tests.support.backends import create_database, drop_database
 
 # One key-encryption key for the whole run: every test app can open every test key.
@@ -90,14 +91,16 @@ class AuthApp:
     settings: AuthSettings
 
     @property
+    def state(self) -> AuthState:
+        return service_state(self.app, AuthState)
+
+    @property
     def resources(self) -> ServiceResources:
-        resources: ServiceResources = self.app.state.resources
-        return resources
+        return self.state.resources
 
     @property
     def keyring(self) -> KeyRing:
-        keyring: KeyRing = self.resources.extras["keyring"]
-        return keyring
+        return self.state.keyring
 
     async def create_user(
         self,
@@ -116,7 +119,7 @@ class AuthApp:
                     email=email, password=SecretStr(password), roles=roles or ["viewer"]
                 ),
                 tenant_id=tenant_id,
-                passwords=self.resources.extras["passwords"],
+                passwords=self.state.passwords,
                 settings=self.settings,
                 now=datetime.now(UTC),
             )

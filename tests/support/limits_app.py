@@ -1,8 +1,9 @@
 """A small service built by `create_service_app`, for the limit and header tests.
 
-Run in-process (`create_app(settings)`), as a real uvicorn process
-(`uvicorn --factory tests.support.limits_app:create_app`, settings from `LIMITS_TEST_*`), or
-built first and handed to `uvicorn.Config` (`python -m tests.support.limits_app --port N`).
+Run in-process (`create_app(settings)`), as a real server process
+(`python -m servicekit.serve tests.support.limits_app:create_app`, settings from
+`LIMITS_TEST_*`), or built first and handed to the runner
+(`python -m tests.support.limits_app --port N`).
 It opens no database connection: the engine is built lazily and no route uses it.
 """
 
@@ -11,13 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import uvicorn
 from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
 from servicekit.app import create_service_app
 from servicekit.settings import ServiceSettings
+from servicekit.shutdown import run_service
 
 
 class LimitsTestSettings(ServiceSettings):
@@ -83,13 +84,11 @@ def create_app(settings: LimitsTestSettings | None = None) -> FastAPI:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Serve an app built before uvicorn's Config exists, as a programmatic runner does."""
+    """Serve an app built before the server exists, as a programmatic runner does."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    app = create_app()
-    config = uvicorn.Config(app, host="127.0.0.1", port=args.port, log_config=None)
-    uvicorn.Server(config).run()
+    run_service(create_app(), host="127.0.0.1", port=args.port)
 
 
 if __name__ == "__main__":

@@ -12,13 +12,10 @@ from servicekit.idempotency import (
     IdempotencyMiddleware,
     InvalidKeyError,
     app_route_template,
-    bearer_scope_resolver,
     canonical_body,
     parse_idempotency_key,
     request_fingerprint,
 )
-from servicekit.problems import ProblemError
-from tests.support.keyed_app import CallerPrincipal, verify_token
 
 
 def test_idempotency_key_forms_from_the_draft() -> None:
@@ -60,27 +57,6 @@ def test_idempotency_fingerprint_covers_target_query_and_preconditions() -> None
         request_fingerprint(**{**base, "body": b'{"a":1}'}),
     }
     assert len(fingerprints) == 5
-
-
-async def test_idempotency_bearer_resolver_verifies_and_leaves_the_principal_in_state() -> None:
-    resolve = bearer_scope_resolver(verify_token)
-    scope: dict[str, Any] = {"headers": [(b"authorization", b"Bearer t1.alice")]}
-    assert await resolve(scope) == ("t1", "alice")
-    assert scope["state"]["principal"] == CallerPrincipal(subject="alice", tenant_id="t1")
-
-    for header in ([], [(b"authorization", b"Basic dTpw")], [(b"authorization", b"Bearer ")]):
-        assert await resolve({"headers": header}) is None
-    assert await resolve({"headers": [(b"authorization", b"Bearer no-dot")]}) is None
-
-
-async def test_idempotency_bearer_resolver_lets_unexpected_errors_through() -> None:
-    async def broken(_: str) -> CallerPrincipal:
-        raise RuntimeError("verifier bug")
-
-    with pytest.raises(RuntimeError):
-        await bearer_scope_resolver(broken)({"headers": [(b"authorization", b"Bearer t")]})
-    rejected = bearer_scope_resolver(verify_token, rejected=(ProblemError,))
-    assert await rejected({"headers": [(b"authorization", b"Bearer t")]}) is None
 
 
 def test_idempotency_route_template_comes_from_the_app_routes() -> None:

@@ -2,36 +2,35 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
-from typing import Annotated, Any
+from typing import Any
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi import APIRouter, FastAPI
 
 from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from orders_service.main import create_app as create_orders_app
 from orders_service.settings import OrdersSettings
 from servicekit.app import create_service_app
-from servicekit.docs import BEARER, idempotency_key
+from servicekit.docs import idempotency_key
 from servicekit.problems import PROBLEM_CONTENT_TYPE
+from servicekit.security import PrincipalDep
 from servicekit.settings import ServiceSettings
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
 
 
 def _app_with_marked_routes() -> FastAPI:
     router = APIRouter(prefix="/api/v1")
 
     @router.post("/pedidos", status_code=201, openapi_extra=idempotency_key(required=True))
-    async def create_pedido(credentials: Credentials, body: dict[str, Any]) -> dict[str, Any]:
+    async def create_pedido(caller: PrincipalDep, body: dict[str, Any]) -> dict[str, Any]:
         return body
 
     @router.get("/pedidos/{pedido_id}", responses={404: {"description": "No such pedido"}})
-    async def read_pedido(credentials: Credentials, pedido_id: int) -> dict[str, int]:
+    async def read_pedido(caller: PrincipalDep, pedido_id: int) -> dict[str, int]:
         return {"id": pedido_id}
 
     return create_service_app(
@@ -69,13 +68,83 @@ def test_each_service_declares_the_bearer_scheme_and_problem_schema(app: FastAPI
     assert "/docs" not in schema["paths"]
 
 
-def test_secured_route_documents_401_403_and_problem_errors() -> None:
+def _served_schema(app: FastAPI) -> dict[str, Any]:
+    """The document as a client fetches it: GET /openapi.json of the real app."""
+    transport = httpx.ASGITransport(app=app)
+
+    async def fetch() -> dict[str, Any]:
+        async with httpx.AsyncClient(transport=transport, base_url="http://svc") as client:
+            response = await client.get("/openapi.json")
+            assert response.status_code == 200
+            body: dict[str, Any] = response.json()
+            return body
+
+    return asyncio.run(fetch())
+
+
+# (service, method, path) -> the role its declaration needs; None: any valid token.
+DECLARED = {
+    ("orders", "get", "/api/v1/items/{item_id}"): "viewer",
+    ("orders", "post", "/api/v1/items"): "editor",
+    ("orders", "delete", "/api/v1/items/{item_id}"): "admin",
+    ("orders", "get", "/api/v1/pedidos"): "viewer",
+    ("orders", "post", "/api/v1/pedidos/{pedido_id}/cancel"): "admin",
+    ("auth", "get", "/api/v1/users"): "admin",
+    ("auth", "post", "/api/v1/clients"): "admin",
+    ("auth", "get", "/api/v1/users/me"): None,
+}
+APPS = {
+    "auth": lambda: create_auth_app(AuthSettings(environment="test")),
+    "orders": lambda: create_orders_app(OrdersSettings(environment="test")),
+}
+
+
+@pytest.mark.parametrize("service", ["auth", "orders"])
+def test_real_apps_derive_security_401_403_and_role_from_route_declarations(
+    service: str,
+) -> None:
+    schema = _served_schema(APPS[service]())
+    checked = 0
+    for (name, method, path), role in DECLARED.items():
+        if name != service:
+            continue
+        op = schema["paths"][path][method]
+        assert op["security"] == [{"bearerAuth": []}], (method, path)
+        assert PROBLEM_CONTENT_TYPE in op["responses"]["401"]["content"]
+        assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
+        if role is None:
+            assert "403" not in op["responses"], path
+        else:
+            assert op["x-required-role"] == role, path
+            assert f"role `{role}` or higher" in op["description"], path
+            assert PROBLEM_CONTENT_TYPE in op["responses"]["403"]["content"], path
+        checked += 1
+    assert checked >= 3
+    # Public operations declare nothing: no lock in Swagger UI, no 401 promised.
+    public = [("/health/live", "get"), ("/.well-known/jwks.json", "get"), ("/oauth/token", "post")]
+    for path, method in public:
+        if path in schema["paths"]:
+            op = schema["paths"][path][method]
+            assert "security" not in op, path
+            # /oauth/token answers 401 invalid_client of its own (RFC 6749), not a bearer one.
+            assert "WWW-Authenticate" not in op["responses"].get("401", {}).get("headers", {})
+
+
+def test_every_api_operation_of_orders_is_secured() -> None:
+    schema = _served_schema(APPS["orders"]())
+    for path, item in schema["paths"].items():
+        if path.startswith("/api/v1"):
+            for method, op in item.items():
+                assert op.get("security") == [{"bearerAuth": []}], (method, path)
+                assert op["x-required-permissions"], (method, path)
+
+
+def test_declared_token_route_documents_401_and_problem_errors() -> None:
     schema = _schema(_app_with_marked_routes())
     op = schema["paths"]["/api/v1/pedidos/{pedido_id}"]["get"]
     assert op["security"] == [{"bearerAuth": []}]
-    for code in ("401", "403", "404", "422", "default"):
+    for code in ("401", "404", "422", "default"):
         assert PROBLEM_CONTENT_TYPE in op["responses"][code]["content"], code
-    assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
     assert op["responses"]["422"]["content"][PROBLEM_CONTENT_TYPE]["schema"] == {
         "$ref": "#/components/schemas/ValidationProblem"
     }

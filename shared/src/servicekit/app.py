@@ -6,20 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
 from servicekit.db import create_engine, create_sessionmaker
-from servicekit.docs import install_docs, install_openapi
+from servicekit.docs import OpenAPICustomiser, install_docs, install_openapi
 from servicekit.health import HealthCheck, HealthMonitor, health_router, postgres_check, redis_check
 from servicekit.logging import configure_logging
 from servicekit.metrics import (
@@ -32,22 +28,16 @@ from servicekit.middleware import RequestIdMiddleware
 from servicekit.problems import install_problem_handlers
 from servicekit.protections import install_protections
 from servicekit.redis import create_redis
+from servicekit.security import document_security
 from servicekit.settings import ServiceSettings
 from servicekit.shutdown import ShutdownState
+from servicekit.state import ServiceResources, ServiceState, StateBuilder
 
-# A hook runs inside the lifespan after the pools exist; it may register cleanups on the stack.
-LifespanHook = Callable[[FastAPI, "ServiceResources", AsyncExitStack], Awaitable[None]]
+__all__ = ["ServiceResources", "ServiceState", "StateBuilder", "create_service_app"]
 
 
-@dataclass
-class ServiceResources:
-    """Everything the process builds once and every request shares (the composition root)."""
-
-    settings: ServiceSettings
-    engine: AsyncEngine
-    sessionmaker: async_sessionmaker[AsyncSession]
-    redis: Redis | None = None
-    extras: dict[str, Any] = field(default_factory=dict)
+async def _plain_state(resources: ServiceResources, _stack: AsyncExitStack) -> ServiceState:
+    return ServiceState(resources=resources)
 
 
 def create_service_app(
@@ -57,17 +47,20 @@ def create_service_app(
     version: str,
     routers: Sequence[APIRouter] = (),
     redis_url: str | None = None,
-    hooks: Sequence[LifespanHook] = (),
+    state: StateBuilder = _plain_state,
     description: str = "",
     checks: Sequence[HealthCheck] = (),
     migrations_section: str | None = None,
     middleware: Sequence[Middleware] = (),
+    openapi: Sequence[OpenAPICustomiser] = (),
 ) -> FastAPI:
     """Build a FastAPI app with the shared lifespan, error handling and request ids.
 
     Readiness always checks PostgreSQL, and Redis when `redis_url` is given; `checks` adds more
     (a soft dependency is `critical=False`). With `migrations_section`, startup also waits for
-    the database to be at that Alembic section's head. `middleware` (outermost first) runs
+    the database to be at that Alembic section's head. `state` builds the service's typed
+    state in the lifespan (`servicekit.state`). `openapi` customisers run after the security
+    one, in order, on the generated schema. `middleware` (outermost first) runs
     inside the request-id and metrics middleware, so whatever it answers by itself (a replayed
     response, a 409) still carries `X-Request-ID`, gets an access-log line and is counted.
     """
@@ -102,8 +95,7 @@ def create_service_app(
             stack.push_async_callback(monitor.aclose)
             sampler = asyncio.create_task(sample_pools_forever(resources))
             stack.push_async_callback(_cancel, sampler)
-            for hook in hooks:
-                await hook(app, resources, stack)
+            app.state.service = await state(resources, stack)
             yield
 
     app = FastAPI(
@@ -137,7 +129,7 @@ def create_service_app(
     install_docs(app)
     for router in routers:
         app.include_router(router)
-    install_openapi(app)
+    install_openapi(app, [document_security, *openapi])
     # Last added runs first: request ids wrap everything, metrics time the rest, the
     # protections refuse hostile input before the service's own middleware sees it.
     for item in reversed(middleware):

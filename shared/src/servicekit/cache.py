@@ -1,27 +1,10 @@
 """Read-through Redis cache of final response bytes, built to hold under stampedes and outages.
 
 `RedisCache.get_or_compute(key, compute, base_ttl_s=...)` returns the cached bytes or runs
-`compute` (an async function returning the bytes to cache) and stores its result:
-
-- One Redis key per entry holds a 17-byte header (format, expiry, delta) and the value, so a
-  hit is one GET. TTL = base x (1 + U(0.05, 0.15)) spreads the expiry of keys written together.
-- XFetch (Vattani et al., "Optimal Probabilistic Cache Stampede Prevention"): a reader
-  recomputes early when `now - delta * beta * ln(rand()) >= expiry`, where `delta` is how long
-  the last compute took; the slower the compute, the earlier the refresh. The reader that drew
-  it also takes the entry's lock, so at most one early recompute runs at a time per key.
-- Miss: `SET <ns>lock:<key> <token> NX PX lock_ttl` (inside a script that first re-reads the
-  value). The holder computes and stores; the store and the lock release are one script that
-  writes only while the holder still owns the lock, so an `invalidate` during a compute (which
-  deletes the lock) keeps the pre-write value out of the cache. Other callers poll the value
-  with a bound; one that times out computes for itself and does not write.
-- Redis down, slow (per-operation deadline) or answering garbage: the caller computes and gets
-  its answer; no Redis error ever leaves this module. A breaker skips Redis for a short cooldown
-  after a failure so an outage costs one timeout per cooldown, not one per request.
-- Optional in-process layer (`local_ttl_s > 0`): a small LRU of entries read or written by
-  this process, answering with no round trip. Local `invalidate` calls evict at once. Writes
-  on other replicas evict through a pub/sub channel while `start()`ed and subscribed; the
-  staleness bound for another replica's write is `local_ttl_s` (the entry's age limit) in the
-  worst case (subscription down, message lost), typically a millisecond. Off by default.
+`compute` and stores its result: one GET per hit, jittered TTLs, XFetch early recompute, a
+`SET NX` lock per miss with bounded waiters, a breaker when Redis fails (callers then compute;
+no Redis error leaves this module), and an optional in-process layer kept fresh by pub/sub.
+The decisions and their numbers: docs/adr/0002-cache-and-idempotency.md.
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session
 
 from servicekit.settings import ServiceSettings
 
@@ -44,7 +45,7 @@ _AFTER_COMMIT = "servicekit.after_commit"
 AfterCommit = Callable[[], Awaitable[None]]
 
 
-def after_commit(session: AsyncSession, callback: AfterCommit) -> None:
+def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
     """Run `callback` once the request's transaction has committed (never if it rolls back).
 
     Cache invalidation belongs here: invalidating before the commit lets a concurrent reader

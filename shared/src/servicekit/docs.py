@@ -7,8 +7,8 @@
   `application/problem+json` (RFC 9457), and documents `Idempotency-Key` on the routes that
   mark themselves with `openapi_extra=idempotency_key(required=...)`.
 
-Routes that need a token depend on `BEARER` (or a dependency built on it); FastAPI then lists
-`bearerAuth` in their `security`, and they gain 401/403 problem responses here.
+Routes that need a token declare it (`servicekit.security.requires`); the security customiser
+lists `bearerAuth` in their `security` with 401 and 403, and they become problems here.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,12 +27,12 @@ from fastapi.openapi.docs import (
     get_swagger_ui_oauth2_redirect_html,
 )
 from fastapi.openapi.utils import get_openapi
-from fastapi.security import HTTPBearer
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from servicekit.idempotency import KEY_HEADER_PATTERN
 from servicekit.problems import PROBLEM_CONTENT_TYPE
+from servicekit.security import BEARER_SCHEME
 
 ASSETS_PATH = "/docs/assets"
 # The docs pages may load only from this service. ReDoc's side menu links an image on
@@ -43,15 +43,8 @@ DOCS_CSP = (
     "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; "
     "worker-src 'self' blob:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 )
-BEARER_SCHEME = "bearerAuth"
-
-# Shared by every route that takes a token, so the schema names one scheme.
-BEARER = HTTPBearer(
-    scheme_name=BEARER_SCHEME,
-    bearerFormat="JWT",
-    description="An RS256 access token from auth's `POST /oauth/token`.",
-    auto_error=False,
-)
+# Changes a generated schema in place; create_service_app runs its list once, in order.
+OpenAPICustomiser = Callable[[dict[str, Any], FastAPI], None]
 
 _PROBLEM_SCHEMA: dict[str, Any] = {
     "title": "Problem",
@@ -186,19 +179,15 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:g} h"
 
 
-def document_idempotency(app: FastAPI, *, ttl_s: float, lock_ttl_s: float) -> None:
-    """Add the configured lifetimes of stored answers and reservations to every route marked
-    with `idempotency_key(...)` (call after `create_service_app`)."""
-    generate: Callable[[], dict[str, Any]] = app.openapi
+def idempotency_docs(*, ttl_s: float, lock_ttl_s: float) -> OpenAPICustomiser:
+    """A customiser adding the configured lifetimes of stored answers and reservations to
+    every route marked with `idempotency_key(...)`."""
     note = (
         f" Stored answers are kept for {_hours(ttl_s)}; a reservation whose request never "
         f"finished (a crash) expires after {lock_ttl_s:g} s, and the key can then be used again."
     )
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
+    def customise(schema: dict[str, Any], _app: FastAPI) -> None:
         for path_item in schema.get("paths", {}).values():
             for operation in path_item.values():
                 if not isinstance(operation, dict):
@@ -208,10 +197,8 @@ def document_idempotency(app: FastAPI, *, ttl_s: float, lock_ttl_s: float) -> No
                     # Parameters may be one shared object in several operations: add it once.
                     if parameter.get("name") == IDEMPOTENCY_HEADER and note not in described:
                         parameter["description"] = described + note
-        app.openapi_schema = schema
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    return customise
 
 
 _FASTAPI_ERROR_SCHEMAS: tuple[dict[str, str], ...] = (
@@ -261,7 +248,6 @@ def _problemize(schema: dict[str, Any]) -> dict[str, Any]:
                     "description": "`Bearer` with the error, per RFC 6750",
                     "schema": {"type": "string"},
                 }
-                responses.setdefault("403", _problem("The token lacks a required permission"))
             if "health" not in operation.get("tags", ()):
                 responses.setdefault("default", _problem("Any other error (RFC 9457)"))
             if _takes_idempotency_key(operation):
@@ -303,8 +289,9 @@ def _hoist_defs(spec: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Generate the schema once, with the shared security scheme and problem responses."""
+def install_openapi(app: FastAPI, customisers: Sequence[OpenAPICustomiser] = ()) -> None:
+    """Generate the schema once: FastAPI's, then each customiser in order, then the shared
+    bearer scheme and problem+json responses (the one `app.openapi` override)."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -317,7 +304,10 @@ def install_openapi(app: FastAPI) -> None:
                 tags=app.openapi_tags,
                 servers=app.servers,
             )
-            app.openapi_schema = _hoist_defs(_problemize(copy.deepcopy(generated)))
+            schema = copy.deepcopy(generated)
+            for customise in customisers:
+                customise(schema, app)
+            app.openapi_schema = _hoist_defs(_problemize(schema))
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

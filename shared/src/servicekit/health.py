@@ -37,7 +37,7 @@ from servicekit.migrations import current_revision, head_revision
 from servicekit.shutdown import ShutdownState
 
 if TYPE_CHECKING:
-    from servicekit.app import ServiceResources
+    from servicekit.state import ServiceResources
 
 log = logging.getLogger("servicekit.health")
 

@@ -1,33 +1,10 @@
 """Idempotency-Key for POST and PATCH (draft-ietf-httpapi-idempotency-key-header), as pure ASGI.
 
-A middleware rather than a route dependency because it must hold the *final* response
-(status, headers, body, after every exception handler ran) and must be able to answer a replay
-without running the route at all.
-
-For a POST or PATCH under `path_prefix` whose path matches a route of the app:
-
-- `Idempotency-Key: "<key>"` (the draft's sf-string) or a bare token; 1-255 characters of
-  `A-Z a-z 0-9 - _ . : ~ + / =`; anything else, or the header twice: 400 problem.
-  Missing on a route listed in `required`: 400 problem; missing elsewhere: no idempotency.
-- The key is scoped by tenant + subject (from `scope_resolver`) + method + route template, so
-  one client's key never meets another's. No principal (unauthenticated): the request passes
-  through untouched and the app answers its 401.
-- Fingerprint: SHA-256 of the request target (path and query), the precondition headers
-  (`If-Match`, `If-Unmodified-Since`) and the body, the body as canonical JSON when it is
-  JSON. The same key on another target, precondition or body is a 422 problem.
-- First request: one Lua script reserves the key (an in-progress marker that expires after
-  `lock_ttl_s`, so a crash between reserve and store frees the key), the app runs, and the
-  response (status, `stored_headers`, body) is stored for `ttl_s` (24-48 h) before it is sent.
-- Same key and fingerprint: the stored response is replayed with `Idempotent-Replayed: true`
-  and `X-Idempotent-Replayed: true`; the app does not run. Still running: 409 problem with
-  `Retry-After`.
-- Statuses >= 500 and `unstored_statuses` (rejections where nothing happened: 400, 401, 403,
-  408, 413, 422, 429 by default) are not stored; the reservation is released so the client
-  may retry.
-- Redis unavailable (error or deadline) when reserving: 503 problem and the app does not run
-  (fail closed). If Redis fails only when storing, the client still gets the response and the
-  reservation expires after `lock_ttl_s`; a retry after that runs again, so handlers should
-  keep their own uniqueness guards for the rare double fault.
+A middleware rather than a route dependency because it must hold the *final* response (after
+every exception handler ran) and answer a replay without running the route. Keys are scoped
+by tenant + subject + method + route template; a replay carries `Idempotent-Replayed: true`;
+Redis down when reserving is a 503 (fail closed). The full behaviour, statuses and the why:
+docs/adr/0002-cache-and-idempotency.md ("Idempotency-Key in detail").
 """
 
 from __future__ import annotations
@@ -51,8 +28,9 @@ from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit._redisops import REDIS_ERRORS, Breaker, LuaScript, deadline
+from servicekit.context import context_of, is_json_media
 from servicekit.metrics import registry
-from servicekit.problems import ProblemError, problem_response, problem_type
+from servicekit.problems import problem_response, problem_type
 
 log = logging.getLogger("servicekit.idempotency")
 
@@ -150,10 +128,10 @@ def parse_idempotency_key(raw: bytes) -> str:
 def canonical_body(body: bytes, content_type: str) -> bytes:
     """Canonical JSON (sorted keys, no whitespace) when the body is JSON; else the bytes."""
     media = content_type.split(";", 1)[0].strip().lower()
-    if body and (media == "application/json" or media.endswith("+json")):
+    if body and is_json_media(media):  # the request context's rule, not a third copy
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # too deep for the parser: fingerprint the bytes
             return b"raw\x00" + body
         return b"json\x00" + json.dumps(
             parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False
@@ -259,36 +237,6 @@ def app_route_template(scope: Scope) -> str | None:
         if method in entry.methods and entry.regex.match(path):
             return entry.template
     return _template_in(mounts, scope, "") if mounts else None
-
-
-def bearer_scope_resolver(
-    verify: Callable[[str], Awaitable[PrincipalLike]],
-    *,
-    rejected: tuple[type[BaseException], ...] = (ProblemError,),
-    state_key: str | None = "principal",
-) -> Callable[[Scope], Awaitable[tuple[str, str] | None]]:
-    """A scope resolver that verifies `Authorization: Bearer <token>` with `verify`.
-
-    A missing or rejected token resolves to None (the app then answers 401 itself). The
-    verified principal is left in `scope["state"][state_key]` so the route can reuse it.
-    """
-
-    async def resolve(scope: Scope) -> tuple[str, str] | None:
-        header = next((v for k, v in scope["headers"] if k == b"authorization"), None)
-        if header is None:
-            return None
-        scheme, _, token = header.decode("latin-1").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            return None
-        try:
-            principal = await verify(token.strip())
-        except rejected:
-            return None
-        if state_key is not None:
-            scope.setdefault("state", {})[state_key] = principal
-        return principal.tenant_id, principal.subject
-
-    return resolve
 
 
 def _encode_headers(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
@@ -408,8 +356,10 @@ class IdempotencyMiddleware:
                 slug="idempotency-key-invalid",
             )
             return
+        ctx = context_of(scope)
         try:
-            body = await self._read_body(receive)
+            # Read once by the request limits when the app has them; else read here.
+            body = ctx.body if ctx.body is not None else await self._read_body(receive)
         except _ClientGoneError:
             return
         except _BodyTooLargeError:
@@ -432,12 +382,16 @@ class IdempotencyMiddleware:
             template=template,
             key=key,
         )
-        content_type = next((v for k, v in scope["headers"] if k == b"content-type"), b"")
+        if ctx.body is None:
+            content_type = ctx.header(b"content-type") or b""
+            media_type = content_type.decode("latin-1")
+        else:
+            media_type = ctx.media_type or ""
         fingerprint = request_fingerprint(
             path=scope["path"],
             query=scope.get("query_string", b""),
             body=body,
-            content_type=content_type.decode("latin-1"),
+            content_type=media_type,
             preconditions=[v for k, v in scope["headers"] if k in self._fingerprint_headers],
         )
         await self._handle(scope, receive, send, record=record, fingerprint=fingerprint, body=body)

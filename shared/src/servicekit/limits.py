@@ -1,13 +1,13 @@
 """Request limits as pure ASGI middleware: every rejection is a problem+json.
 
 `RequestLimitsMiddleware` checks, before the app sees a request: the size of the request head
-(431), the query string (414 in total, 422 per parameter), the body size (413, counted as it
-streams, so a chunked body without Content-Length is cut off too), a whole-body read deadline
-(408), and the nesting depth and array lengths of a JSON body (422). A request without a body
-costs one pass over its headers and nothing else.
+(431), the query string (414 in total, 422 per parameter), disagreeing duplicate Content-Type
+headers (400), the body size (413, counted as it streams), a whole-body read deadline (408),
+and the nesting depth and array lengths of a JSON body (422). It is the one place that reads
+the body: it leaves body and media type in the request context (`servicekit.context`).
 
 `ConcurrencyLimitMiddleware` answers 503 with `Retry-After` once a process has too many
-requests in flight, so overload sheds load early instead of queueing on the database pool.
+requests in flight. It sits inside the body reader, so a slowly trickling body holds no slot.
 """
 
 from __future__ import annotations
@@ -20,6 +20,13 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from servicekit.context import (
+    CONTEXT_SCOPE_KEY,
+    ConflictingContentTypeError,
+    RequestContext,
+    is_json_media,
+    media_type_of,
+)
 from servicekit.problems import problem_response, problem_type
 
 # A JSON string (escapes included, possibly unterminated) or one structural byte. Strings are
@@ -60,14 +67,9 @@ def json_shape_violation(body: bytes, *, max_depth: int, max_array_items: int) -
     return None
 
 
-def _is_json(content_type: bytes | None) -> bool:
+def _shaped_as_json(media_type: str | None) -> bool:
     # FastAPI parses a body without Content-Type as JSON, so that counts as JSON here too.
-    if content_type is None:
-        return True
-    media = content_type.split(b";", 1)[0].strip().lower()
-    return media == b"application/json" or (
-        media.startswith(b"application/") and media.endswith(b"+json")
-    )
+    return media_type is None or is_json_media(media_type)
 
 
 class _BodyTooLargeError(Exception):
@@ -110,14 +112,14 @@ class RequestLimitsMiddleware:
         # The request line and the headers as the server received them (CRLFs and ": " too).
         head_bytes = len(scope.get("raw_path") or scope["path"]) + len(query)
         content_length: bytes | None = None
-        content_type: bytes | None = None
+        content_types: list[bytes] = []
         chunked = False
         for name, value in scope["headers"]:
             head_bytes += len(name) + len(value) + 4
             if name == b"content-length":
                 content_length = value
             elif name == b"content-type":
-                content_type = value
+                content_types.append(value)
             elif name == b"transfer-encoding":
                 chunked = b"chunked" in value.lower()
         if head_bytes > self.max_header_bytes:
@@ -134,6 +136,21 @@ class RequestLimitsMiddleware:
             scope, receive, send, query
         ):
             return
+        try:
+            media_type = media_type_of(content_types)
+        except ConflictingContentTypeError:
+            await _reject(
+                scope,
+                receive,
+                send,
+                400,
+                slug="conflicting-content-type",
+                detail="Content-Type is given more than once, with different media types.",
+            )
+            return
+        ctx = scope[CONTEXT_SCOPE_KEY] = RequestContext(
+            scope["app"], scope["headers"], body=b"", media_type=media_type
+        )
         if content_length is None and not chunked:
             await self.app(scope, receive, send)  # no body: nothing more to check
             return
@@ -160,7 +177,8 @@ class RequestLimitsMiddleware:
             return
         except _ClientGoneError:
             return
-        if body and _is_json(content_type):
+        ctx.body = body
+        if body and _shaped_as_json(media_type):
             why = json_shape_violation(
                 body, max_depth=self.max_json_depth, max_array_items=self.max_json_array_items
             )

@@ -10,6 +10,8 @@ import sys
 import time
 from typing import Any
 
+# Where the request-id middleware also keeps the id: the 500 handler runs outside it.
+REQUEST_ID_SCOPE_KEY = "servicekit.request_id"
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )

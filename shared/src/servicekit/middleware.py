@@ -9,10 +9,9 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.logging import request_id_var
+from servicekit.logging import REQUEST_ID_SCOPE_KEY, request_id_var
 
 access_log = logging.getLogger("servicekit.access")
-REQUEST_ID_SCOPE_KEY = "servicekit.request_id"
 
 # Accept a caller's id only when it is short and harmless in a log line or a header.
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

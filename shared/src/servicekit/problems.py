@@ -16,8 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Match
 
 from servicekit.jsonutil import dumps
-from servicekit.logging import request_id_var
-from servicekit.middleware import REQUEST_ID_SCOPE_KEY
+from servicekit.logging import REQUEST_ID_SCOPE_KEY, request_id_var
 from servicekit.unavailable import dependency_unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

@@ -12,20 +12,26 @@ from servicekit.security_headers import (
     ProblemCORSMiddleware,
     SecurityHeadersMiddleware,
 )
-from servicekit.server import harden_on_startup, harden_uvicorn
 from servicekit.settings import ServiceSettings
 
 
 def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
-    """Add the limit, CORS and header middleware, and harden the uvicorn loading this app.
+    """Add the limit, CORS and header middleware (the server's own hardening is passed to
+    uvicorn by `run_service`: servicekit.server.uvicorn_options).
 
     Call it before the request-id middleware is added, so every rejection is still logged
     with a request id. Request order, outermost first: security headers (on every answer,
     rejections included), CORS when origins are set (so a browser can read a 503 or 413),
-    the concurrency limit (the cheapest refusal), the request limits, the app.
+    the request limits (which read the body into the request context), the concurrency
+    limit, the app.
     """
-    harden_uvicorn(settings)
-    harden_on_startup(app, settings)
+    # Added first, so it runs inside the body reader: a request holds a concurrency slot only
+    # once its body has arrived, and slowly trickling clients cannot starve everyone else.
+    app.add_middleware(
+        ConcurrencyLimitMiddleware,
+        max_in_flight=settings.max_concurrent_requests,
+        retry_after_s=settings.overload_retry_after_s,
+    )
     app.add_middleware(
         RequestLimitsMiddleware,
         max_body_bytes=settings.max_body_bytes,
@@ -35,11 +41,6 @@ def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
         max_json_depth=settings.max_json_depth,
         max_json_array_items=settings.max_json_array_items,
         body_timeout_s=settings.body_timeout_s,
-    )
-    app.add_middleware(
-        ConcurrencyLimitMiddleware,
-        max_in_flight=settings.max_concurrent_requests,
-        retry_after_s=settings.overload_retry_after_s,
     )
     if settings.cors_allow_origins:
         app.add_middleware(

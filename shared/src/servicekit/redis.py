@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import Depends, Request
 from redis.asyncio import BlockingConnectionPool, Redis
 
 
@@ -23,13 +20,3 @@ def create_redis(url: str, *, timeout_s: float = 0.5, max_connections: int = 50)
         retry_on_timeout=False,
     )
     return Redis.from_pool(pool)
-
-
-def get_redis(request: Request) -> Redis:
-    redis: Redis | None = request.app.state.resources.redis
-    if redis is None:
-        raise RuntimeError("this service was built without Redis")
-    return redis
-
-
-RedisDep = Annotated[Redis, Depends(get_redis)]

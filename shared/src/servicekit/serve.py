@@ -21,8 +21,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("app", help="module:attribute of the app or its factory")
     parser.add_argument("--host", help="bind address (default: the service's HOST setting)")
     parser.add_argument("--port", type=int, help="port (default: the service's PORT setting)")
+    parser.add_argument(
+        "--http", choices=["httptools", "h11"], default="httptools", help="HTTP parser"
+    )
     args = parser.parse_args(argv)
-    return run_service(args.app, host=args.host, port=args.port)
+    return run_service(args.app, host=args.host, port=args.port, http=args.http)
 
 
 if __name__ == "__main__":

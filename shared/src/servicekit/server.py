@@ -1,44 +1,19 @@
-"""What the HTTP server must do before the app sees a request, however uvicorn was started.
+"""What the HTTP server must do before the app sees a request: hardening uvicorn's defaults.
 
-Measured on uvicorn 0.54 (see docs/hostile-input.md):
-
-- uvicorn writes `server: uvicorn` below the ASGI layer unless started with
-  `--no-server-header`; no middleware can remove it.
-- httptools (uvicorn's default parser with `uvicorn[standard]`) accepts a request head of any
-  size: a 10 MB header is read into memory and handed to the app.
-- No timeout covers a connection that never sends a request, or a request whose headers
-  trickle in (slowloris): both hold a connection open forever. `timeout_keep_alive` only
-  covers the idle time between two requests.
-- h11 caps an incomplete head at `h11_max_incomplete_event_size` (16 KiB by default) and
-  answers a bigger one with a plain-text 400.
-
-`harden_uvicorn(settings)` fixes these on the uvicorn `Config` that runs the app, found on the
-call stack, before the server binds its sockets. It runs twice, so that every way of starting
-a service is covered: when the app factory runs inside `Config.load()` (`uvicorn --factory`,
-`uvicorn.run("module:factory")`), and when the lifespan starts (uvicorn starts it before it
-creates its listeners), which covers runners that build the app first and hand the instance to
-`uvicorn.Config` (`servicekit`'s own runner, gunicorn's uvicorn worker). On that Config it
-drops the server header, caps h11 heads at `max_header_bytes`, and swaps httptools' protocol
-for `HardenedHttpToolsProtocol`, which answers an oversized head with a 431 problem and a head
-that does not arrive within `head_timeout_s` with a 408 problem (or closes a connection that
-sent nothing). Explicit command-line choices (keep-alive timeout, `--limit-concurrency`, proxy
-headers) are left as given. With `--lifespan off` and a prebuilt app nothing can be found:
-start such a server with `server_header=False` and `http=hardened_protocol(settings)`.
+uvicorn alone sends `server: uvicorn`, lets httptools read a request head of any size, and has
+no deadline for a head that trickles in (measurements: docs/hostile-input.md).
+`uvicorn_options(settings)` fixes these (no server header, h11's head cap, and
+`HardenedHttpToolsProtocol`: 431 for an oversized head, 408 for a late one); `run_service`
+passes them to the Config it builds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from http import HTTPStatus
-from types import FrameType
 from typing import Any, ClassVar
 
-from starlette.applications import Starlette
-from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from servicekit.jsonutil import dumps
@@ -46,10 +21,6 @@ from servicekit.problems import PROBLEM_CONTENT_TYPE, problem_type
 from servicekit.settings import ServiceSettings
 
 log = logging.getLogger("servicekit.server")
-
-# How far up the call stack uvicorn may sit: the factory is a few frames below `Config.load()`,
-# the lifespan a few dozen below uvicorn's lifespan task (one per middleware layer).
-_MAX_FRAMES = 80
 
 
 class HardenedHttpToolsProtocol(HttpToolsProtocol):
@@ -149,64 +120,14 @@ def hardened_protocol(settings: ServiceSettings) -> type[HardenedHttpToolsProtoc
     )
 
 
-def running_uvicorn_config() -> Config | None:
-    """The uvicorn Config up the call stack (a Config loading the app, or uvicorn's lifespan
-    holding one), if any: a test that builds an app or runs it in-process has none."""
-    frame: FrameType | None = sys._getframe(1)
-    for _ in range(_MAX_FRAMES):
-        if frame is None:
-            break
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, Config):
-            return candidate
-        if isinstance(getattr(candidate, "config", None), Config):
-            found: Config = candidate.config  # type: ignore[union-attr]
-            return found
-        frame = frame.f_back
-    return None
+def uvicorn_options(settings: ServiceSettings, *, http: str = "httptools") -> dict[str, Any]:
+    """The uvicorn Config options that harden a server for this service's limits.
 
-
-def harden_config(config: Config, settings: ServiceSettings) -> bool:
-    """Apply the server-side protections to a uvicorn Config that has not started serving;
-    False when it already had them."""
-    changed = config.server_header or any(k == b"server" for k, _ in config.encoded_headers)
-    config.server_header = False
-    config.encoded_headers = [(k, v) for k, v in config.encoded_headers if k != b"server"]
-    if config.h11_max_incomplete_event_size is None:
-        config.h11_max_incomplete_event_size = settings.max_header_bytes
-        changed = True
-    # Only set once Config.load() has run (it picks the class from `--http`).
-    if getattr(config, "http_protocol_class", None) is HttpToolsProtocol:
-        config.http_protocol_class = hardened_protocol(settings)
-        changed = True
-    return changed
-
-
-def harden_uvicorn(settings: ServiceSettings) -> bool:
-    """Harden the uvicorn server running this app; False when none runs it."""
-    config = running_uvicorn_config()
-    if config is None:
-        return False
-    if harden_config(config, settings):
-        log.info(
-            "server hardened",
-            extra={
-                "http_protocol": getattr(config.http_protocol_class, "__name__", "?"),
-                "max_header_bytes": settings.max_header_bytes,
-                "head_timeout_s": settings.head_timeout_s,
-            },
-        )
-    return True
-
-
-def harden_on_startup(app: Starlette, settings: ServiceSettings) -> None:
-    """Run `harden_uvicorn` again when the app's lifespan starts (see the module docstring)."""
-    inner = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[Any]:
-        harden_uvicorn(settings)
-        async with inner(app) as state:
-            yield state
-
-    app.router.lifespan_context = lifespan
+    `http="h11"` keeps h11 (its head cap is set); anything else runs the hardened httptools.
+    """
+    options: dict[str, Any] = {
+        "server_header": False,
+        "h11_max_incomplete_event_size": settings.max_header_bytes,
+    }
+    options["http"] = "h11" if http == "h11" else hardened_protocol(settings)
+    return options

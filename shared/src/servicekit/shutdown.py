@@ -37,6 +37,8 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.config import STARTUP_FAILURE
 
+from servicekit.server import uvicorn_options
+
 log = logging.getLogger("servicekit.shutdown")
 
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -121,8 +123,10 @@ def run_service(
     *,
     host: str | None = None,
     port: int | None = None,
+    http: str = "httptools",
 ) -> int:
-    """Serve one app until a signal drains it; return the process exit status."""
+    """Serve one app, hardened (servicekit.server), until a signal drains it; return the
+    process exit status."""
     app = load_app(app_ref)
     settings = getattr(app.state, "settings", None)
     state = getattr(app.state, "shutdown", None)
@@ -135,8 +139,16 @@ def run_service(
         lifespan="on",
         log_config=None,  # servicekit.logging already owns the handlers (JSON on stderr)
         access_log=False,  # the request-id middleware writes the access line
-        server_header=False,
         proxy_headers=True,
+        **uvicorn_options(settings, http=http),
+    )
+    log.info(
+        "server hardened",
+        extra={
+            "http_protocol": getattr(config.http, "__name__", config.http),
+            "max_header_bytes": settings.max_header_bytes,
+            "head_timeout_s": settings.head_timeout_s,
+        },
     )
     # uvicorn declares an int but waits with asyncio.wait_for, which takes fractions too.
     config.timeout_graceful_shutdown = settings.graceful_timeout_s

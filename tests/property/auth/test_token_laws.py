@@ -88,7 +88,7 @@ async def test_every_issued_access_token_has_alg_rs256_and_a_kid_in_the_jwks(
                     wrapper=WRAPPER,
                     now=datetime.now(UTC),
                 )
-            watcher: KeySetWatcher = own_app.resources.extras["key_watcher"]
+            watcher: KeySetWatcher = own_app.state.key_watcher
             await watcher.reload()
             continue
         if action == "client":

@@ -263,3 +263,66 @@ def test_limits_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> No
     assert settings.max_body_bytes == 2048
     assert settings.cors_allow_origins == ["https://a.example", "https://b.example"]
     assert json.loads(settings.model_dump_json())["max_body_bytes"] == 2048
+
+
+async def test_trickling_bodies_hold_no_concurrency_slot() -> None:
+    """The limiter sits inside the body reader: clients still sending their bodies (here many
+    more than the limit) do not count, so a normal client is served while they trickle."""
+    limit, trickling, body_timeout_s = 2, 6, 5.0
+    app = create_app(
+        LimitsTestSettings(max_concurrent_requests=limit, body_timeout_s=body_timeout_s)
+    )
+    reading: asyncio.Queue[None] = asyncio.Queue()
+    release = asyncio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield b'{"name": "'
+        reading.put_nowait(None)  # the server asked for more: it is reading this body
+        await release.wait()
+        yield b'late"}'
+
+    json_type = {"content-type": "application/json"}
+    async with _client(app) as client:
+        slow = [
+            asyncio.create_task(client.post("/echo", content=trickle(), headers=json_type))
+            for _ in range(trickling)
+        ]
+        # Bounded by the body deadline: past it the server itself would have given up (408).
+        async with asyncio.timeout(body_timeout_s):
+            for _ in range(trickling):
+                await reading.get()
+        normal = await client.post("/echo", json={"name": "quick"})
+        release.set()
+        finished = await asyncio.gather(*slow)
+    assert normal.status_code == 200, normal.text
+    assert normal.json() == {"name": "quick", "tags": 0}
+    assert all(r.status_code in (200, 503) for r in finished)
+
+
+@pytest.mark.parametrize(
+    ("types", "status"),
+    [
+        (["application/json", "text/plain"], 400),
+        (["text/plain", "application/json"], 400),
+        (["application/json", "application/json; charset=utf-8"], 200),
+    ],
+    ids=["json-then-text", "text-then-json", "agreeing"],
+)
+async def test_duplicate_content_types_follow_one_rule(types: list[str], status: int) -> None:
+    headers = [("content-type", t) for t in types]
+    async with _client() as client:
+        response = await client.post("/echo", content=b'{"name": "a"}', headers=headers)
+    if status == 200:
+        assert response.status_code == 200, response.text
+    else:
+        _assert_problem(response, status, "conflicting-content-type")
+
+
+async def test_deep_json_under_disagreeing_content_types_is_a_4xx_never_a_500() -> None:
+    deep = b"[" * 100_000 + b"]" * 100_000
+    async with _client() as client:
+        for types in (["text/plain", "application/json"], ["application/json", "text/plain"]):
+            headers = [("content-type", t) for t in types]
+            response = await client.post("/echo", content=deep, headers=headers)
+            assert 400 <= response.status_code < 500, response.text
+            assert response.headers["content-type"] == "application/problem+json"

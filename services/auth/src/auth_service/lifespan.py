@@ -1,4 +1,8 @@
-"""What auth builds once at startup, inside the shared lifespan (servicekit hooks)."""
+"""What auth builds once at startup, inside the shared lifespan: its typed state (`AuthState`).
+
+The key ring (and the watcher keeping it in step with the table), the token endpoint's asyncpg
+pool and rate limits, the password hasher, and the verifier of auth's own tokens.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
@@ -20,9 +23,11 @@ from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
 from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
+from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.users.service import Passwords
-from servicekit.app import LifespanHook, ServiceResources
+from servicekit.auth import TokenVerifier
 from servicekit.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
+from servicekit.state import ServiceResources, ServiceState, StateBuilder
 
 log = logging.getLogger("auth_service")
 
@@ -42,50 +47,51 @@ def key_wrapper(settings: AuthSettings) -> KeyWrapper:
     return KeyWrapper(kek)
 
 
-def keys_hook(settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> LifespanHook:
+async def start_keys(
+    settings: AuthSettings,
+    resources: ServiceResources,
+    stack: AsyncExitStack,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> tuple[KeyRing, KeySetWatcher]:
     """Ensure the first active and next keys exist (under the advisory lock), load the ring
     once, and keep it in step with the table while the process runs."""
+    wrapper = key_wrapper(settings)
+    policy = KeyPolicy.from_settings(settings)
+    keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
+    watcher = KeySetWatcher(
+        keyring=keyring,
+        sessionmaker=resources.sessionmaker,
+        database_url=settings.database_url,
+        interval_s=settings.key_reload_interval_s,
+    )
 
-    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
-        wrapper = key_wrapper(settings)
-        policy = KeyPolicy.from_settings(settings)
-        keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
-        watcher = KeySetWatcher(
-            keyring=keyring,
-            sessionmaker=resources.sessionmaker,
-            database_url=settings.database_url,
-            interval_s=settings.key_reload_interval_s,
-        )
-        resources.extras["keyring"] = keyring
-        resources.extras["key_watcher"] = watcher
-
-        async def bootstrap() -> None:
-            async with resources.sessionmaker.begin() as session:
-                await ensure_keys(
-                    session,
-                    policy=policy,
-                    wrapper=wrapper,
-                    now=datetime.fromtimestamp(clock(), UTC),
-                    replace_unopenable=not settings.is_production,
-                )
-            await watcher.reload()
-            keyring.set_miss_handler(watcher.reload_if_changed)
-            watcher.start()
-
-        stack.push_async_callback(watcher.stop)
-        try:
-            await bootstrap()
-        except _NOT_READY as exc:
-            # The database is down or not migrated yet (the startup probe says 503 meanwhile).
-            # Keep the process up and retry: token requests answer 503 until keys exist.
-            log.warning(
-                "signing keys not ready; retrying in the background",
-                extra={"error": type(exc).__name__},
+    async def bootstrap() -> None:
+        async with resources.sessionmaker.begin() as session:
+            await ensure_keys(
+                session,
+                policy=policy,
+                wrapper=wrapper,
+                now=datetime.fromtimestamp(clock(), UTC),
+                replace_unopenable=not settings.is_production,
             )
-            task = asyncio.create_task(_retry(bootstrap), name="auth-key-bootstrap")
-            stack.push_async_callback(_cancel, task)
+        await watcher.reload()
+        keyring.set_miss_handler(watcher.reload_if_changed)
+        watcher.start()
 
-    return hook
+    stack.push_async_callback(watcher.stop)
+    try:
+        await bootstrap()
+    except _NOT_READY as exc:
+        # The database is down or not migrated yet (the startup probe says 503 meanwhile).
+        # Keep the process up and retry: token requests answer 503 until keys exist.
+        log.warning(
+            "signing keys not ready; retrying in the background",
+            extra={"error": type(exc).__name__},
+        )
+        task = asyncio.create_task(_retry(bootstrap), name="auth-key-bootstrap")
+        stack.push_async_callback(_cancel, task)
+    return keyring, watcher
 
 
 _NOT_READY = (SQLAlchemyError, OSError, asyncpg.PostgresError, TimeoutError)
@@ -114,34 +120,23 @@ async def _no_reset(_: object) -> None:
     return None
 
 
-def credentials_pool_hook(settings: AuthSettings) -> LifespanHook:
+async def credentials_pool(settings: AuthSettings, stack: AsyncExitStack) -> asyncpg.Pool:
     """A small asyncpg pool for the token endpoint's client lookup (one prepared statement,
     one round trip): the ORM session costs more than the RSA signature it precedes."""
-
-    async def hook(_: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
-        pool = await asyncpg.create_pool(
-            asyncpg_dsn(settings.database_url),
-            # No connection at start-up: auth must come up (and report 503 on its startup
-            # probe) while the database is still unreachable.
-            min_size=0,
-            max_size=max(2, settings.database_pool_size // 2),
-            command_timeout=5,
-            server_settings={"application_name": f"{settings.service_name}-token"},
-            # The pool runs one read-only statement and changes no session state, so the
-            # default reset on release (a second round trip per lookup) has nothing to undo.
-            reset=_no_reset,
-        )
-        stack.push_async_callback(pool.close)
-        resources.extras["credentials_pool"] = pool
-
-    return hook
-
-
-def passwords_hook(settings: AuthSettings) -> LifespanHook:
-    async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
-        resources.extras["passwords"] = await Passwords.create(settings)
-
-    return hook
+    pool = await asyncpg.create_pool(
+        asyncpg_dsn(settings.database_url),
+        # No connection at start-up: auth must come up (and report 503 on its startup
+        # probe) while the database is still unreachable.
+        min_size=0,
+        max_size=max(2, settings.database_pool_size // 2),
+        command_timeout=5,
+        server_settings={"application_name": f"{settings.service_name}-token"},
+        # The pool runs one read-only statement and changes no session state, so the
+        # default reset on release (a second round trip per lookup) has nothing to undo.
+        reset=_no_reset,
+    )
+    stack.push_async_callback(pool.close)
+    return pool
 
 
 @dataclass(frozen=True)
@@ -152,32 +147,67 @@ class TokenLimits:
     per_identity: RateLimiter
 
 
-def token_limits_hook(settings: AuthSettings) -> LifespanHook:
+def token_limits(settings: AuthSettings) -> TokenLimits:
     """Rate limiters for POST /oauth/token, in this process's memory: auth has no shared store,
     so N replicas allow N times the rate; failed-login lockout (in PostgreSQL) is the budget
     every replica shares."""
+    backend = MemoryRateLimitBackend()
+    return TokenLimits(
+        per_ip=RateLimiter(
+            RateLimit(
+                requests=settings.token_requests_per_ip_per_minute,
+                period_s=60,
+                burst=settings.token_burst_per_ip,
+            ),
+            backend=backend,
+            name="token-ip",
+        ),
+        per_identity=RateLimiter(
+            RateLimit(
+                requests=settings.token_requests_per_identity_per_minute,
+                period_s=60,
+                burst=settings.token_burst_per_identity,
+            ),
+            backend=backend,
+            name="token-identity",
+        ),
+    )
 
-    async def hook(_: FastAPI, resources: ServiceResources, __: AsyncExitStack) -> None:
-        backend = MemoryRateLimitBackend()
-        resources.extras["token_limits"] = TokenLimits(
-            per_ip=RateLimiter(
-                RateLimit(
-                    requests=settings.token_requests_per_ip_per_minute,
-                    period_s=60,
-                    burst=settings.token_burst_per_ip,
-                ),
-                backend=backend,
-                name="token-ip",
-            ),
-            per_identity=RateLimiter(
-                RateLimit(
-                    requests=settings.token_requests_per_identity_per_minute,
-                    period_s=60,
-                    burst=settings.token_burst_per_identity,
-                ),
-                backend=backend,
-                name="token-identity",
-            ),
+
+@dataclass(kw_only=True)
+class AuthState(ServiceState):
+    settings: AuthSettings
+    keyring: KeyRing
+    key_watcher: KeySetWatcher
+    credentials_pool: asyncpg.Pool
+    passwords: Passwords
+    token_limits: TokenLimits
+
+
+def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> StateBuilder:
+    """The lifespan step that builds `AuthState` from the shared pools."""
+
+    async def build(resources: ServiceResources, stack: AsyncExitStack) -> AuthState:
+        passwords = await Passwords.create(settings)
+        pool = await credentials_pool(settings, stack)
+        keyring, watcher = await start_keys(settings, resources, stack, clock=clock)
+        # auth verifies its own tokens against its in-memory key ring: no HTTP call to itself.
+        verifier = TokenVerifier(
+            key_source=keyring,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            leeway_s=settings.token_leeway_s,
+            max_token_bytes=MAX_TOKEN_BYTES,
+        )
+        return AuthState(
+            resources=resources,
+            verifier=verifier,
+            settings=settings,
+            keyring=keyring,
+            key_watcher=watcher,
+            credentials_pool=pool,
+            passwords=passwords,
+            token_limits=token_limits(settings),
         )
 
-    return hook
+    return build

@@ -1,8 +1,8 @@
-"""HTTP plumbing the endpoints share: bounded JSON bodies, responses, next links, OpenAPI."""
+"""HTTP plumbing the endpoints share: JSON bodies from the request context, responses, next
+links, and the OpenAPI customiser for bodies parsed from raw bytes."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -11,57 +11,31 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
+from servicekit.context import RequestContext, context_of
 from servicekit.problems import ProblemError, problem_type
 
 M = TypeVar("M", bound=BaseModel)
 
 JSON = "application/json"
-DEFAULT_MAX_BODY_BYTES = 64 * 1024
 
 
-def _max_body_bytes(request: Request) -> int:
-    settings = request.app.state.resources.settings
-    return int(getattr(settings, "max_body_bytes", DEFAULT_MAX_BODY_BYTES))
-
-
-def _too_large(limit: int) -> ProblemError:
-    return ProblemError(
-        413,
-        title="Content too large",
-        detail=f"Request bodies are limited to {limit} bytes.",
-        type_=problem_type("body-too-large"),
-    )
-
-
-def _is_json(request: Request) -> bool:
-    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    return media == JSON or (media.startswith("application/") and media.endswith("+json"))
-
-
-async def read_body(request: Request) -> bytes:
-    """The raw body, refused with 413 as soon as it passes the limit (never buffered whole)."""
-    limit = _max_body_bytes(request)
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
-
-
-def _require_json(request: Request) -> None:
-    if not _is_json(request):
+def _require_json(ctx: RequestContext) -> None:
+    if not ctx.is_json:
         raise ProblemError(
             415,
             title="Unsupported media type",
             detail="Send the body as application/json.",
             type_=problem_type("unsupported-media-type"),
         )
+
+
+async def _body(request: Request) -> tuple[RequestContext, bytes]:
+    # Read once, under the one configured cap, by the request limits (servicekit.limits);
+    # an app without them (a bare test app) reads it here.
+    ctx = context_of(request.scope)
+    if ctx.body is None:
+        ctx.body = await request.body()
+    return ctx, ctx.body
 
 
 def parse(model: type[M], raw: bytes) -> M:
@@ -72,6 +46,10 @@ def parse(model: type[M], raw: bytes) -> M:
     """
     try:
         return model.model_validate_json(raw)
+    except RecursionError:  # deeper than any parser limit the limits middleware did not see
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "JSON nested too deeply.", "type": "json_too_deep"}]
+        ) from None
     except ValidationError as exc:
         errors = [
             {**error, "loc": ("body", *error["loc"])}
@@ -82,17 +60,17 @@ def parse(model: type[M], raw: bytes) -> M:
 
 async def json_body(request: Request, model: type[M]) -> M:
     """A required JSON body of type `model`."""
-    raw = await read_body(request)
-    _require_json(request)
+    ctx, raw = await _body(request)
+    _require_json(ctx)
     return parse(model, raw)
 
 
 async def optional_json_body(request: Request, model: type[M]) -> M | None:
     """A JSON body of type `model`, or None when the request has no body at all."""
-    raw = await read_body(request)
+    ctx, raw = await _body(request)
     if not raw:
         return None
-    _require_json(request)
+    _require_json(ctx)
     return parse(model, raw)
 
 
@@ -123,21 +101,11 @@ def documented_body(model: type[BaseModel], *, required: bool = True) -> dict[st
     return {"requestBody": {"required": required, "content": {JSON: {"schema": ref}}}}
 
 
-def install_body_schemas(app: FastAPI) -> None:
-    """Add the schemas `documented_body` refers to into the app's OpenAPI components."""
-    generate: Callable[[], dict[str, Any]] = app.openapi
-
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        components = schema.setdefault("components", {}).setdefault("schemas", {})
-        for name, model in _BODY_MODELS.items():
-            body = model.model_json_schema(ref_template="#/components/schemas/{model}")
-            for def_name, definition in body.pop("$defs", {}).items():
-                components.setdefault(def_name, definition)
-            components[name] = body
-        app.openapi_schema = schema
-        return schema
-
-    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+def body_schemas(schema: dict[str, Any], _app: FastAPI) -> None:
+    """OpenAPI customiser: the schemas `documented_body` refers to, into the components."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in _BODY_MODELS.items():
+        body = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in body.pop("$defs", {}).items():
+            components.setdefault(def_name, definition)
+        components[name] = body

@@ -8,8 +8,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from orders_service.cache import build_item_cache
-from orders_service.items.service import warm_item_cache
+from orders_service.items.cache import build_item_cache, warm_item_cache
 from orders_service.settings import OrdersSettings, get_settings
 from servicekit.cli import add_migrate_command, add_serve_command, run_cli
 from servicekit.db import create_engine, create_sessionmaker

@@ -8,23 +8,24 @@ from starlette.middleware import Middleware
 from starlette.types import Scope
 
 from orders_service import __version__
-from orders_service._http import install_body_schemas
-from orders_service.cache import item_cache_hook
-from orders_service.items.endpoints import ItemReads
+from orders_service._http import body_schemas
 from orders_service.items.endpoints import router as items_router
 from orders_service.pedidos.endpoints import KEY_REQUIRED
 from orders_service.pedidos.endpoints import router as pedidos_router
 from orders_service.settings import OrdersSettings, get_settings
-from servicekit.app import ServiceResources, create_service_app
-from servicekit.auth import JwksKeySource, TokenVerifier, principal_scope_resolver, verifier_hook
-from servicekit.docs import document_idempotency
+from orders_service.state import OrdersState, orders_state
+from servicekit.app import create_service_app
+from servicekit.docs import idempotency_docs
+from servicekit.fastpath import FastPathMiddleware
 from servicekit.health import http_check
 from servicekit.idempotency import IdempotencyMiddleware
+from servicekit.security import principal_scope
+from servicekit.state import service_state
 
 
 def _redis_of(scope: Scope) -> Redis:
     # Built in the lifespan, after the middleware: looked up per keyed request.
-    redis: Redis | None = scope["app"].state.resources.redis
+    redis = service_state(scope["app"], OrdersState).resources.redis
     if redis is None:
         raise ConnectionError("orders runs without Redis")  # answered 503 by the middleware
     return redis
@@ -33,15 +34,13 @@ def _redis_of(scope: Scope) -> Redis:
 def idempotency_middleware(settings: OrdersSettings) -> Middleware:
     """Idempotency-Key on every POST and PATCH under /api/v1; required where KEY_REQUIRED says.
 
-    The scope resolver verifies the bearer token with the app's verifier and leaves the
-    principal in the request state, where the route's PrincipalDep picks it up (one
-    verification per request). The request body limit is the app's own, so a keyed body is
-    never buffered past what the route would accept.
+    The caller and the body come from the request context: the token verified there is the
+    one the route's permission check reuses, and the body is the one the limits read.
     """
     return Middleware(
         IdempotencyMiddleware,
         redis=_redis_of,
-        scope_resolver=principal_scope_resolver(),
+        scope_resolver=principal_scope,
         required=KEY_REQUIRED,
         namespace=settings.idempotency_namespace,
         ttl_s=settings.idempotency_ttl_s,
@@ -53,15 +52,7 @@ def idempotency_middleware(settings: OrdersSettings) -> Middleware:
 
 def create_app(settings: OrdersSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
-
-    def build_verifier(_resources: ServiceResources) -> TokenVerifier:
-        return TokenVerifier(
-            key_source=JwksKeySource(settings.jwks_url),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        )
-
-    app = create_service_app(
+    return create_service_app(
         settings=settings,
         title="orders",
         version=__version__,
@@ -70,15 +61,16 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         migrations_section="orders",
         # Soft dependency: verification keeps working on cached keys while auth is away.
         checks=[http_check("jwks", settings.jwks_url, critical=False)],
-        hooks=[verifier_hook(build_verifier), item_cache_hook(settings)],
+        state=orders_state(settings),
         # Inside request ids and metrics: an item read answered before routing still gets
         # its X-Request-ID, its access-log line and its count.
-        middleware=[Middleware(ItemReads), idempotency_middleware(settings)],
+        middleware=[Middleware(FastPathMiddleware), idempotency_middleware(settings)],
+        openapi=[
+            body_schemas,
+            idempotency_docs(
+                ttl_s=settings.idempotency_ttl_s, lock_ttl_s=settings.idempotency_lock_ttl_s
+            ),
+        ],
         description="Items and pedidos (orders), with RBAC, tenant isolation, cache and "
         "idempotent writes.",
     )
-    install_body_schemas(app)
-    document_idempotency(
-        app, ttl_s=settings.idempotency_ttl_s, lock_ttl_s=settings.idempotency_lock_ttl_s
-    )
-    return app

@@ -151,7 +151,3 @@ MoneyIn = Annotated[
     AfterValidator(_whole_units_where_required),
     WithJsonSchema(MONEY_IN_SCHEMA, mode="validation"),
 ]
-
-
-def money(amount: Decimal, currency: str) -> Money:
-    return Money(amount=amount, currency=currency)

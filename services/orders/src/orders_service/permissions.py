@@ -1,4 +1,5 @@
-"""RBAC: roles come from the token, permissions are checked by a dependency on each route.
+"""RBAC: roles come from the token; each route declares its permission (`CanReadItems`...),
+which answers 403 at run time and documents the route's security in OpenAPI.
 
 Roles are ordered viewer < editor < admin and each one holds every permission of the roles
 below it, so the grants are written as what each role adds.
@@ -16,7 +17,7 @@ outside its tenant, exactly as for one that never existed.
 from __future__ import annotations
 
 import functools
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import Annotated
 
@@ -25,7 +26,9 @@ from fastapi import Depends
 from orders_service.context import Actor
 from orders_service.errors import PermissionDeniedError, UnusableIdentityError
 from servicekit.auth import ROLE_ORDER as RANKED_ROLE_NAMES
-from servicekit.auth import Principal, PrincipalDep
+from servicekit.auth import Principal
+from servicekit.security import Permission as RoutePermission
+from servicekit.security import requires
 
 
 class Role(StrEnum):
@@ -98,27 +101,37 @@ def check(roles: Iterable[str], permission: Permission) -> None:
         raise PermissionDeniedError(permission.value)
 
 
-def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
-    """A route dependency: the verified caller, or 403 naming `permission`."""
-
-    async def dependency(principal: PrincipalDep) -> Principal:
-        check(principal.roles, permission)
-        actor_of(principal)  # refuse identities the tables cannot hold, on every route
-        return principal
-
-    dependency.__name__ = f"require_{permission.name.lower()}"
-    return dependency
+def _denied(declared: RoutePermission) -> PermissionDeniedError:
+    return PermissionDeniedError(declared.name)
 
 
-CanReadItems = Annotated[Principal, Depends(require(Permission.ITEMS_READ))]
-CanCreateItems = Annotated[Principal, Depends(require(Permission.ITEMS_CREATE))]
-CanUpdateItems = Annotated[Principal, Depends(require(Permission.ITEMS_UPDATE))]
-CanDeleteItems = Annotated[Principal, Depends(require(Permission.ITEMS_DELETE))]
-CanReadPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_READ))]
-CanCreatePedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CREATE))]
-CanConfirmPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CONFIRM))]
-CanCancelPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CANCEL))]
-CanFulfilPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_FULFIL))]
+def _admit(principal: Principal) -> None:
+    actor_of(principal)  # refuse identities the tables cannot hold, on every route
+
+
+@functools.cache
+def declared(permission: Permission) -> RoutePermission:
+    """`permission` as a route declaration: the lowest role granting it (so the run-time check
+    and the documented role agree by construction), orders' 403, and the identity check."""
+    minimum = next(role for role in ROLE_ORDER if permission in ROLE_PERMISSIONS[role])
+    return RoutePermission(
+        name=permission.value, minimum_role=minimum.value, denied=_denied, admit=_admit
+    )
+
+
+def _can(permission: Permission) -> object:
+    return Depends(requires(declared(permission)))
+
+
+CanReadItems = Annotated[Principal, _can(Permission.ITEMS_READ)]
+CanCreateItems = Annotated[Principal, _can(Permission.ITEMS_CREATE)]
+CanUpdateItems = Annotated[Principal, _can(Permission.ITEMS_UPDATE)]
+CanDeleteItems = Annotated[Principal, _can(Permission.ITEMS_DELETE)]
+CanReadPedidos = Annotated[Principal, _can(Permission.PEDIDOS_READ)]
+CanCreatePedidos = Annotated[Principal, _can(Permission.PEDIDOS_CREATE)]
+CanConfirmPedidos = Annotated[Principal, _can(Permission.PEDIDOS_CONFIRM)]
+CanCancelPedidos = Annotated[Principal, _can(Permission.PEDIDOS_CANCEL)]
+CanFulfilPedidos = Annotated[Principal, _can(Permission.PEDIDOS_FULFIL)]
 
 
 # Column widths of tenant_id and the audit fields.

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from auth_service.clients import service as clients
+from auth_service.dependencies import get_auth_state
 from auth_service.keys._keyring import KeyRing, NoSigningKeyError
 from auth_service.lifespan import TokenLimits
 from auth_service.settings import AuthSettings
@@ -171,15 +172,15 @@ async def _user_grant(
     back as values, not exceptions, so what they wrote (a failed login counted, a reused
     token's family revoked) is committed too.
     """
-    resources = request.app.state.resources
-    settings: AuthSettings = resources.settings
-    keyring: KeyRing = resources.extras["keyring"]
+    state = get_auth_state(request)
+    settings: AuthSettings = state.settings
+    keyring: KeyRing = state.keyring
     now = int(time.time())
     async with request_session(request) as session:
         try:
             # Public clients need no authentication here; credentials given must be right.
             if client is not None and not await clients.authenticate(
-                resources.extras["credentials_pool"], client_id=client[0], client_secret=client[1]
+                state.credentials_pool, client_id=client[0], client_secret=client[1]
             ):
                 raise invalid_client()
             if grant_type == "password":
@@ -187,7 +188,7 @@ async def _user_grant(
                     session,
                     username=_require(form, "username"),
                     password=_require(form, "password"),
-                    passwords=resources.extras["passwords"],
+                    passwords=state.passwords,
                     keyring=keyring,
                     settings=settings,
                     now=now,
@@ -211,8 +212,8 @@ async def _user_grant(
     openapi_extra=_form_body(TokenForm),
 )
 async def token(request: Request) -> Response:
-    resources = request.app.state.resources
-    limits: TokenLimits = resources.extras["token_limits"]
+    state = get_auth_state(request)
+    limits: TokenLimits = state.token_limits
     # Per address first, before the body is even read: the cheapest refusal (429).
     await limits.per_ip.enforce(f"ip:{client_ip(request)}")
     try:
@@ -228,11 +229,11 @@ async def token(request: Request) -> Response:
                 raise invalid_client()
             # The hot path: one prepared statement, one SHA-256, one RSA signature.
             result: TokenGrant | OAuthError = await service.client_credentials_grant(
-                resources.extras["credentials_pool"],
+                state.credentials_pool,
                 client_id=client[0],
                 client_secret=client[1],
-                keyring=resources.extras["keyring"],
-                settings=resources.settings,
+                keyring=state.keyring,
+                settings=state.settings,
                 now=int(time.time()),
             )
         elif grant_type in ("password", "refresh_token"):
@@ -257,7 +258,7 @@ async def token(request: Request) -> Response:
     openapi_extra=_form_body(RevokeForm),
 )
 async def revoke(request: Request, session: SessionDep) -> Response:
-    resources = request.app.state.resources
+    state = get_auth_state(request)
     try:
         form = await read_form(request)
         token_value = _require(form, "token")
@@ -266,8 +267,8 @@ async def revoke(request: Request, session: SessionDep) -> Response:
     await service.revoke(
         session,
         token=token_value,
-        keyring=resources.extras["keyring"],
-        settings=resources.settings,
+        keyring=state.keyring,
+        settings=state.settings,
         now=int(time.time()),
     )
     return Response(status_code=200, headers=NO_STORE)

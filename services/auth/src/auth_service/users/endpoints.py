@@ -14,8 +14,9 @@ from auth_service.settings import AuthSettings
 from auth_service.users import service
 from auth_service.users.permissions import AdminDep
 from auth_service.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
-from servicekit.auth import PrincipalDep
 from servicekit.db import SessionDep
+from servicekit.docs import OpenAPICustomiser
+from servicekit.security import PrincipalDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
@@ -97,18 +98,15 @@ async def update_user(
     return UserRead.model_validate(user)
 
 
-def document_password_policy(app: FastAPI, settings: AuthSettings) -> None:
-    """Publish the configured minimum password length in the user schemas: it is a setting,
-    so no static model knows it, and a shorter password is refused (422)."""
-    generate = app.openapi
+def password_policy_docs(settings: AuthSettings) -> OpenAPICustomiser:
+    """OpenAPI customiser: the configured minimum password length in the user schemas (a
+    setting, so no static model knows it; a shorter password is refused with 422)."""
 
-    def openapi() -> dict[str, Any]:
-        schema = generate()
+    def customise(schema: dict[str, Any], _app: FastAPI) -> None:
         for model in ("UserCreate", "UserUpdate"):
             field = schema["components"]["schemas"][model]["properties"]["password"]
             for variant in field.get("anyOf", [field]):
                 if variant.get("type") == "string":
                     variant["minLength"] = settings.password_min_length
-        return schema
 
-    app.openapi = openapi  # type: ignore[method-assign]
+    return customise

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.auth import Principal, require_role
+from servicekit.auth import Principal
+from servicekit.security import Permission, requires
 
-AdminDep = Annotated[Principal, Depends(require_role("admin"))]
+AdminDep = Annotated[Principal, Depends(requires(Permission(name="admin", minimum_role="admin")))]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from auth_service.dependencies import get_auth_state
 from auth_service.keys._keyring import JWKS_MEDIA_TYPE, KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
@@ -38,7 +39,7 @@ def wellknown_router(settings: AuthSettings) -> APIRouter:
     )
     async def jwks(request: Request) -> Response:
         # Read straight from app state: this route is the hot path of every verifier.
-        keyring: KeyRing = request.app.state.resources.extras["keyring"]
+        keyring: KeyRing = get_auth_state(request).keyring
         body, etag = keyring.jwks()
         headers = {"Cache-Control": cache_control, "ETag": etag}
         if_none_match = request.headers.get("if-none-match")

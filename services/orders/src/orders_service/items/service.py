@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders_service._paging import list_page
-from orders_service.cache import ITEM_CACHE, CachedItem, ItemCache
 from orders_service.context import Actor
 from orders_service.errors import (
     ItemNotFoundError,
@@ -21,7 +20,7 @@ from orders_service.errors import (
     StaleVersionError,
 )
 from orders_service.items.models import Item, ItemStatus, status_for_stock
-from orders_service.items.repository import ItemRepository, hottest_items
+from orders_service.items.repository import ItemRepository
 from orders_service.items.schemas import ItemCreate, ItemListQuery, ItemRead, ItemUpdate
 from orders_service.items.specifications import (
     ItemAvailableSpec,
@@ -35,7 +34,6 @@ from orders_service.money import Money
 from orders_service.outbox.repository import OutboxRepository
 from orders_service.outbox.schemas import ItemCreated, ItemDeleted, ItemUpdated
 from orders_service.preconditions import IfMatch, etag_for
-from servicekit.app import ServiceResources
 from servicekit.repository import Page
 from servicekit.specification import Specification, and_spec
 
@@ -65,60 +63,6 @@ async def render_item(
     """
     item = await ItemRepository(session, tenant_id=tenant_id).get(item_id)
     return None if item is None else render(item)
-
-
-def _loader(
-    sessionmaker: async_sessionmaker[AsyncSession], *, tenant_id: str, item_id: uuid.UUID
-) -> Callable[[], Awaitable[CachedItem | None]]:
-    async def load() -> CachedItem | None:
-        # A session of its own, opened only on a miss: a cache hit touches no database pool.
-        async with sessionmaker() as session:
-            rendered = await render_item(session, tenant_id=tenant_id, item_id=item_id)
-        return None if rendered is None else CachedItem(rendered.body, rendered.etag)
-
-    return load
-
-
-async def read_item(
-    resources: ServiceResources, *, tenant_id: str, item_id: uuid.UUID
-) -> CachedItem | None:
-    """GET /items/{id}: the item cache's entry, else the database's answer (then cached).
-
-    None means 404 (absent, deleted or another tenant's); absence is never cached. Without
-    Redis, or with Redis down or slow, this reads the database (servicekit.cache).
-    """
-    item_cache: ItemCache | None = resources.extras.get(ITEM_CACHE)
-    if item_cache is not None:
-        hit = item_cache.get_local(tenant_id, item_id)  # the common case: no I/O at all
-        if hit is not None:
-            return hit
-    load = _loader(resources.sessionmaker, tenant_id=tenant_id, item_id=item_id)
-    if item_cache is None:
-        return await load()
-    return await item_cache.get_or_render(tenant_id=tenant_id, item_id=item_id, render=load)
-
-
-async def warm_item_cache(
-    sessionmaker: async_sessionmaker[AsyncSession],
-    item_cache: ItemCache,
-    *,
-    limit: int,
-    since: datetime,
-) -> tuple[int, int]:
-    """Load the hottest items (see `hottest_items`) into the cache; (stored, chosen).
-
-    Each entry re-reads its item when its turn comes (under the entry's lock), so a write
-    during the warm-up is never overwritten by a representation read before it.
-    """
-    async with sessionmaker() as session:
-        chosen = await hottest_items(session, limit=limit, since=since)
-    entries = [
-        item_cache.warm_entry(
-            tenant_id, item_id, _loader(sessionmaker, tenant_id=tenant_id, item_id=item_id)
-        )
-        for tenant_id, item_id in chosen
-    ]
-    return await item_cache.cache.warm(entries), len(entries)
 
 
 def list_spec(query: ItemListQuery) -> Specification[Item]:

@@ -7,9 +7,8 @@ import uuid
 from sqlalchemy import ColumnElement
 from sqlmodel import col
 
-from orders_service.cache import invalidate_item_on_commit
 from orders_service.outbox.models import OutboxEvent
-from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent, ItemDeleted, ItemUpdated
+from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent
 from servicekit.repository import TenantRepository
 from servicekit.specification import Specification
 
@@ -36,13 +35,9 @@ class OutboxRepository(TenantRepository[OutboxEvent]):
     async def record(self, event: DomainEvent) -> OutboxEvent:
         """Write `event` in the current transaction (it commits or rolls back with the change).
 
-        An event saying an item's representation changed also drops the item's cache entry
-        once the transaction commits: every item writer records one, so none can forget it.
+        A plain sink: what reacts to an event once it commits is registered in the composition
+        root (`orders_service.outbox.handlers`), not decided here.
         """
-        if isinstance(event, ItemUpdated | ItemDeleted):
-            invalidate_item_on_commit(
-                self.session, tenant_id=event.tenant_id, item_id=event.item_id
-            )
         row = OutboxEvent(
             tenant_id=event.tenant_id,
             event_type=event.event_type,

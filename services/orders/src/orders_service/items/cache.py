@@ -1,34 +1,25 @@
-"""The item read cache: keys, the lifespan hook that builds it, and invalidation on commit.
+"""The item read cache: keys, the read path through it, warming, and invalidation.
 
 `GET /api/v1/items/{id}` answers from `servicekit.cache.RedisCache` (final response bytes and
-the ETag, tenant in the key); see `items.service.read_item`. Every change of an item writes an
-`ItemUpdated` or `ItemDeleted` event to the outbox, and recording one of those registers the
-item's invalidation to run once the transaction commits (`OutboxRepository.record`), so no
-writer can change an item and forget its cache entry.
-
-The cache reaches the sessions through `session.info`: the lifespan hook configures the
-app's sessionmaker with it, so request sessions (and the warm command's) know it, while a
-session built elsewhere (tests of the use cases) simply invalidates nothing.
+the ETag, tenant in the key). Invalidation is an after-commit handler of the item events
+(`invalidate_item`, registered by the composition root in `orders_service.state`).
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from datetime import datetime
 
-from fastapi import FastAPI
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from orders_service.items.repository import hottest_items
+from orders_service.items.service import render_item
+from orders_service.outbox.schemas import ItemDeleted, ItemUpdated
 from orders_service.settings import OrdersSettings
-from servicekit.app import LifespanHook, ServiceResources
 from servicekit.cache import RedisCache, WarmEntry, pack_response, unpack_response
-from servicekit.db import after_commit
-
-ITEM_CACHE = "orders.item_cache"  # key in resources.extras and in session.info
-_PENDING = "orders.items_to_invalidate"
 
 
 class _AbsentError(Exception):
@@ -116,40 +107,75 @@ def build_item_cache(settings: OrdersSettings, redis: Redis, *, local: bool = Tr
     return ItemCache(cache, settings.cache_item_ttl_s)
 
 
-def item_cache_hook(settings: OrdersSettings) -> LifespanHook:
-    """Build the item cache once per process and hand it to every session the app opens."""
-
-    async def hook(_app: FastAPI, resources: ServiceResources, stack: AsyncExitStack) -> None:
-        if resources.redis is None or not settings.cache_enabled:
-            return
-        item_cache = build_item_cache(settings, resources.redis)
-        # Subscribes to other replicas' invalidations (local layer only); redis-py retries.
-        await item_cache.cache.start()
-        stack.push_async_callback(item_cache.cache.aclose)
-        resources.extras[ITEM_CACHE] = item_cache
-        resources.sessionmaker.configure(info={ITEM_CACHE: item_cache})
-
-    return hook
-
-
-def invalidate_item_on_commit(session: AsyncSession, *, tenant_id: str, item_id: uuid.UUID) -> None:
-    """Drop the item's cache entry once this session's transaction commits (never on rollback).
+def invalidate_item(
+    item_cache: ItemCache,
+) -> Callable[[ItemUpdated | ItemDeleted], Awaitable[None]]:
+    """The after-commit handler of an item change: drop the item's entry.
 
     After the commit, not before: an invalidation before it would let a concurrent reader
     cache the old row again in the window before the new one becomes visible. A read that
     started before the commit cannot store what it read either: the invalidation also deletes
     the entry's lock, and a store only happens while its lock is held.
     """
-    item_cache: ItemCache | None = session.info.get(ITEM_CACHE)
+
+    async def handle(event: ItemUpdated | ItemDeleted) -> None:
+        await item_cache.invalidate(event.tenant_id, event.item_id)
+
+    return handle
+
+
+def _loader(
+    sessionmaker: async_sessionmaker[AsyncSession], *, tenant_id: str, item_id: uuid.UUID
+) -> Callable[[], Awaitable[CachedItem | None]]:
+    async def load() -> CachedItem | None:
+        # A session of its own, opened only on a miss: a cache hit touches no database pool.
+        async with sessionmaker() as session:
+            rendered = await render_item(session, tenant_id=tenant_id, item_id=item_id)
+        return None if rendered is None else CachedItem(rendered.body, rendered.etag)
+
+    return load
+
+
+async def read_item(
+    item_cache: ItemCache | None,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    *,
+    tenant_id: str,
+    item_id: uuid.UUID,
+) -> CachedItem | None:
+    """GET /items/{id}: the item cache's entry, else the database's answer (then cached).
+
+    None means 404 (absent, deleted or another tenant's); absence is never cached. Without
+    Redis, or with Redis down or slow, this reads the database (servicekit.cache).
+    """
+    if item_cache is not None:
+        hit = item_cache.get_local(tenant_id, item_id)  # the common case: no I/O at all
+        if hit is not None:
+            return hit
+    load = _loader(sessionmaker, tenant_id=tenant_id, item_id=item_id)
     if item_cache is None:
-        return
-    pending: set[tuple[str, uuid.UUID]] | None = session.info.get(_PENDING)
-    if pending is None:
-        pending = session.info[_PENDING] = set()
+        return await load()
+    return await item_cache.get_or_render(tenant_id=tenant_id, item_id=item_id, render=load)
 
-        async def invalidate_all() -> None:
-            for tenant, item in sorted(session.info.pop(_PENDING, ()), key=str):
-                await item_cache.invalidate(tenant, item)
 
-        after_commit(session, invalidate_all)
-    pending.add((tenant_id, item_id))
+async def warm_item_cache(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    item_cache: ItemCache,
+    *,
+    limit: int,
+    since: datetime,
+) -> tuple[int, int]:
+    """Load the hottest items (see `hottest_items`) into the cache; (stored, chosen).
+
+    Each entry re-reads its item when its turn comes (under the entry's lock), so a write
+    during the warm-up is never overwritten by a representation read before it.
+    """
+    async with sessionmaker() as session:
+        chosen = await hottest_items(session, limit=limit, since=since)
+    entries = [
+        item_cache.warm_entry(
+            tenant_id, item_id, _loader(sessionmaker, tenant_id=tenant_id, item_id=item_id)
+        )
+        for tenant_id, item_id in chosen
+    ]
+    return await item_cache.cache.warm(entries), len(entries)

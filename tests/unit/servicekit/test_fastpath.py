@@ -1,0 +1,124 @@
+"""The declared fast path: a `@fast_read` route is served before routing through the same
+function the route calls, with the route's own permission; what it cannot decide goes to the
+route, which answers from the same request context (one verification per request)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from typing import Annotated
+
+import pytest
+from fastapi import APIRouter, Depends, Request
+from fastapi.testclient import TestClient
+from starlette.middleware import Middleware
+from starlette.responses import Response
+
+from servicekit.app import ServiceResources, ServiceState, create_service_app
+from servicekit.auth import Principal, TokenVerifier
+from servicekit.context import RequestContext, context_of
+from servicekit.fastpath import Answer, FastPathMiddleware, fast_read
+from servicekit.security import Permission, requires
+from servicekit.settings import ServiceSettings
+from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
+
+ISSUER_KEYS = TestIssuer()
+READ = Permission(name="things:read", minimum_role="viewer")
+
+
+class CountingVerifier(TokenVerifier):
+    calls = 0
+
+    async def verify(self, token: str) -> Principal:
+        CountingVerifier.calls += 1
+        return await super().verify(token)
+
+
+class Counts:
+    route_dependency = 0
+
+
+async def serve_thing(ctx: RequestContext, caller: Principal, thing_id: uuid.UUID) -> Answer:
+    body = f'{{"id": "{thing_id}", "tenant": "{caller.tenant_id}"}}'.encode()
+    return Answer(200, body, [(b"content-type", b"application/json")])
+
+
+def counted() -> None:
+    Counts.route_dependency += 1  # runs only when the request went through routing
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[TestClient]:
+    router = APIRouter(prefix="/things")
+
+    @router.get("/{thing_id}", dependencies=[Depends(counted)])
+    @fast_read(serve_thing)
+    async def get_thing(
+        thing_id: uuid.UUID,
+        request: Request,
+        caller: Annotated[Principal, Depends(requires(READ))],
+    ) -> Response:
+        return (await serve_thing(context_of(request.scope), caller, thing_id)).response()
+
+    async def state(resources: ServiceResources, _stack: AsyncExitStack) -> ServiceState:
+        verifier = CountingVerifier(
+            key_source=ISSUER_KEYS.static_source(), issuer=ISSUER, audience=AUDIENCE
+        )
+        return ServiceState(resources=resources, verifier=verifier)
+
+    app = create_service_app(
+        settings=ServiceSettings(service_name="t"),
+        title="t",
+        version="0",
+        routers=[router],
+        state=state,
+        middleware=[Middleware(FastPathMiddleware)],
+    )
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+def _auth(*roles: str) -> dict[str, str]:
+    return {"Authorization": "Bearer " + ISSUER_KEYS.issue(roles=list(roles))}
+
+
+def test_an_allowed_read_is_served_before_routing_by_the_routes_function(
+    client: TestClient,
+) -> None:
+    thing = uuid.uuid4()
+    before = Counts.route_dependency
+    r = client.get(f"/things/{thing}", headers=_auth("viewer"))
+    assert r.status_code == 200
+    assert r.json() == {"id": str(thing), "tenant": "tenant-a"}
+    assert r.headers["content-length"] == str(len(r.content))
+    assert Counts.route_dependency == before  # no routing, no dependency solving
+
+
+@pytest.mark.parametrize(
+    ("path", "headers", "status"),
+    [
+        (f"/things/{uuid.uuid4()}", {}, 401),
+        (f"/things/{uuid.uuid4()}", {"Authorization": "Bearer a.b.c"}, 401),
+        (f"/things/{uuid.uuid4()}".upper(), None, 200),  # another spelling: the route's call
+        ("/things/not-a-uuid", None, 422),
+    ],
+    ids=["no-token", "bad-token", "upper-case-id", "bad-id"],
+)
+def test_what_the_fast_path_cannot_decide_goes_to_the_route(
+    client: TestClient, path: str, headers: dict[str, str] | None, status: int
+) -> None:
+    before = Counts.route_dependency
+    CountingVerifier.calls = 0
+    sent = headers if headers is not None else _auth("viewer")
+    r = client.get(path.replace("/THINGS/", "/things/"), headers=sent)
+    assert r.status_code == status, r.text
+    assert Counts.route_dependency == before + 1
+    # Verified once (none without a token), by whichever step asked first.
+    assert CountingVerifier.calls == (0 if headers == {} else 1)
+
+
+def test_a_caller_without_the_permission_gets_the_routes_403(client: TestClient) -> None:
+    r = client.get(f"/things/{uuid.uuid4()}", headers=_auth("auditor"))
+    assert r.status_code == 403
+    assert r.headers["content-type"] == "application/problem+json"
