@@ -291,6 +291,29 @@ def bearer_scope_resolver(
     return resolve
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """What the middleware knows of a keyed request, for a route that records it durably."""
+
+    key: str
+    fingerprint: str
+    method: str
+    template: str
+
+
+_KEYED_STATE = "servicekit.idempotency.keyed"
+
+
+def keyed_request(scope: Scope) -> KeyedRequest | None:
+    """The key and fingerprint this middleware computed for the request, or None if unkeyed.
+
+    A route that writes them in its own transaction (beside the row it creates) answers a
+    retry correctly even when Redis lost the record: the fingerprint is the same one.
+    """
+    keyed: KeyedRequest | None = scope.get("state", {}).get(_KEYED_STATE)
+    return keyed
+
+
 def _encode_headers(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
     return json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]).encode()
 
@@ -440,6 +463,8 @@ class IdempotencyMiddleware:
             content_type=content_type.decode("latin-1"),
             preconditions=[v for k, v in scope["headers"] if k in self._fingerprint_headers],
         )
+        keyed = KeyedRequest(key, fingerprint, method, template)
+        scope.setdefault("state", {})[_KEYED_STATE] = keyed
         await self._handle(scope, receive, send, record=record, fingerprint=fingerprint, body=body)
 
     async def _handle(

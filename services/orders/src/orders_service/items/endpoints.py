@@ -13,6 +13,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orders_service._http import documented_body, json_body, json_response, next_link
 from orders_service.errors import ItemNotFoundError
+from orders_service.idempotency.once import keyed_write
 from orders_service.items.schemas import (
     ITEM_PAGE,
     ItemCreate,
@@ -57,10 +58,15 @@ IfNoneMatchHeader = Annotated[str | None, Header()]
 )
 async def create_item(request: Request, session: SessionDep, caller: CanCreateItems) -> Response:
     data = await json_body(request, ItemCreate)
-    item = await ItemService(session, actor_of(caller)).create(data)
-    rendered = render(item)
-    headers = {"Location": f"{PREFIX}/{item.id}", "ETag": rendered.etag}
-    return json_response(rendered.body, status=201, headers=headers)
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).create(data)
+        rendered = render(item)
+        headers = {"Location": f"{PREFIX}/{item.id}", "ETag": rendered.etag}
+        return json_response(rendered.body, status=201, headers=headers)
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.get("", response_model=None, responses={200: {"model": ItemPage}})
@@ -118,11 +124,16 @@ async def update_item(
     if_match: IfMatchHeader = None,
 ) -> Response:
     patch = await json_body(request, ItemUpdate)
-    item = await ItemService(session, actor_of(caller)).update(
-        item_id, patch, if_match=IfMatch.parse(if_match)
-    )
-    rendered = render(item)
-    return json_response(rendered.body, headers={"ETag": rendered.etag})
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).update(
+            item_id, patch, if_match=IfMatch.parse(if_match)
+        )
+        rendered = render(item)
+        return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.delete("/{item_id}", status_code=204, response_model=None)
