@@ -31,7 +31,7 @@ def test_a_well_formed_if_match_that_is_not_ours_is_412(
     editor = client_for("editor")
     item = _new_item(editor)
     response = editor.patch(
-        f"/api/v1/items/{item['id']}", json={"name": "x"}, headers={"If-Match": value}
+        f"/api/v1/items/{item['id']}", json={"name": "x"}, headers={b"If-Match": value}
     )
     assert response.status_code == 412, response.text
     assert response.headers["content-type"] == PROBLEM

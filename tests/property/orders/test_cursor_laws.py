@@ -61,4 +61,4 @@ def test_production_refuses_a_missing_or_default_cursor_secret(
     kwargs = {} if secret is None else {"cursor_secret": secret}
     with pytest.raises(ValueError, match="secrets: cursor_secret"):
         OrdersSettings(environment="production", **kwargs)  # type: ignore[arg-type]
-    OrdersSettings(environment="production", cursor_secret="a-real-key")  # type: ignore[arg-type]
+    OrdersSettings(environment="production", cursor_secret="a-real-key")
