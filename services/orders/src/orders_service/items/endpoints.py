@@ -21,6 +21,7 @@ from orders_service.items.schemas import (
     ItemPage,
     ItemRead,
     ItemUpdate,
+    StockAdjustment,
 )
 from orders_service.items.service import ItemService, read_item, render
 from orders_service.permissions import (
@@ -113,7 +114,11 @@ async def get_item(
 @router.patch(
     "/{item_id}",
     response_model=None,
-    responses={200: {"model": ItemRead}, 412: {"description": "If-Match names a stale version"}},
+    responses={
+        200: {"model": ItemRead},
+        412: {"description": "If-Match names a stale version"},
+        428: {"description": "quantity changes without If-Match"},
+    },
     openapi_extra={**documented_body(ItemUpdate), **idempotency_key(required=False)},
 )
 async def update_item(
@@ -130,6 +135,29 @@ async def update_item(
         item = await ItemService(session, actor).update(
             item_id, patch, if_match=IfMatch.parse(if_match)
         )
+        rendered = render(item)
+        return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+    return await keyed_write(request, session, actor, write)
+
+
+@router.post(
+    "/{item_id}/stock-adjustments",
+    response_model=None,
+    responses={
+        200: {"model": ItemRead, "description": "The item after the adjustment"},
+        409: {"description": "The stock would go below zero; nothing changed"},
+    },
+    openapi_extra={**documented_body(StockAdjustment), **idempotency_key(required=False)},
+)
+async def adjust_stock(
+    item_id: uuid.UUID, request: Request, session: SessionDep, caller: CanUpdateItems
+) -> Response:
+    adjustment = await json_body(request, StockAdjustment)
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).adjust_stock(item_id, adjustment)
         rendered = render(item)
         return json_response(rendered.body, headers={"ETag": rendered.etag})
 

@@ -24,7 +24,8 @@ Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
 Category = Annotated[str, Field(min_length=1, max_length=64, pattern=VISIBLE, strict=True), NoNul]
 Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=TRIMMED, strict=True), NoNul]
 # Stock is an INTEGER column; strict: "5" and true are not quantities (5.0 is: it is 5).
-Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True), WholeNumber]
+MAX_QUANTITY = 1_000_000_000
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
 
 def _distinct(tags: list[str]) -> list[str]:
@@ -94,6 +95,26 @@ class ItemUpdate(BaseModel):
     def given(self) -> dict[str, Any]:
         """The fields the client sent, with their (validated) values."""
         return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class StockAdjustment(BaseModel):
+    """POST /items/{id}/stock-adjustments body: a signed change of stock and why.
+
+    Relative, so it needs no If-Match: it composes with confirms and other adjustments that
+    happened in between. It never takes the quantity below zero (409).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000, strict=True), WholeNumber]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE, strict=True), NoNul]
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise PydanticCustomError("zero_delta", "delta must not be 0")
+        return value
 
 
 class ItemRead(BaseModel):
