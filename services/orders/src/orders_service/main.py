@@ -10,6 +10,7 @@ from starlette.types import Scope
 from orders_service import __version__
 from orders_service._http import install_body_schemas
 from orders_service.cache import item_cache_hook
+from orders_service.events.endpoints import router as events_router
 from orders_service.items.endpoints import ItemReads
 from orders_service.items.endpoints import router as items_router
 from orders_service.pedidos.endpoints import KEY_REQUIRED
@@ -65,7 +66,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings=settings,
         title="orders",
         version=__version__,
-        routers=[items_router, pedidos_router],
+        routers=[items_router, pedidos_router, events_router],
         redis_url=settings.redis_url,
         migrations_section="orders",
         # Soft dependency: verification keeps working on cached keys while auth is away.

@@ -44,6 +44,7 @@ class Permission(StrEnum):
     PEDIDOS_CONFIRM = "pedidos:confirm"
     PEDIDOS_CANCEL = "pedidos:cancel"
     PEDIDOS_FULFIL = "pedidos:fulfil"
+    EVENTS_READ = "events:read"
 
 
 # The ladder is servicekit's (the token verifier ranks roles the same way).
@@ -60,7 +61,10 @@ _ADDS: dict[Role, frozenset[Permission]] = {
             Permission.PEDIDOS_FULFIL,
         }
     ),
-    Role.ADMIN: frozenset({Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL}),
+    # The event feed shows every change of the tenant, with who made it: admin only.
+    Role.ADMIN: frozenset(
+        {Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL, Permission.EVENTS_READ}
+    ),
 }
 
 
@@ -119,6 +123,7 @@ CanCreatePedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CREAT
 CanConfirmPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CONFIRM))]
 CanCancelPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_CANCEL))]
 CanFulfilPedidos = Annotated[Principal, Depends(require(Permission.PEDIDOS_FULFIL))]
+CanReadEvents = Annotated[Principal, Depends(require(Permission.EVENTS_READ))]
 
 
 # Column widths of tenant_id and the audit fields.

@@ -56,6 +56,9 @@ class OrdersSettings(ServiceSettings):
     idempotency_lock_ttl_s: float = Field(default=0, ge=0, le=3600)
     idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
 
+    # `orders-service events prune` deletes outbox events older than this (docs/events.md).
+    events_retention_days: int = Field(default=30, ge=1, le=3650)
+
     # HMAC key of list cursors (orders_service.cursors); production refuses the default.
     cursor_secret: SecretStr = SecretStr("dev")
     # Keys of before a rotation, comma-separated: their cursors still verify until removed.
