@@ -353,6 +353,7 @@ class IdempotencyMiddleware:
         stored_headers: Collection[str] = ("content-type", "location", "etag"),
         unstored_statuses: Collection[int] = (400, 401, 403, 408, 413, 422, 429),
         fingerprint_headers: Collection[str] = ("if-match", "if-unmodified-since"),
+        forbidden: Callable[[Scope, str, str], bool] | None = None,
     ) -> None:
         if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
             raise ValueError(f"ttl_s must be within [{MIN_TTL_S}, {MAX_TTL_S}] seconds")
@@ -377,6 +378,9 @@ class IdempotencyMiddleware:
         self._fingerprint_headers = frozenset(
             h.lower().encode("latin-1") for h in fingerprint_headers
         )
+        # (scope, method, template) -> True when the app will refuse this caller (403) anyway:
+        # a missing required key then goes to the app, so the caller learns the real reason.
+        self._forbidden = forbidden
 
     def _applies(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] not in self._methods:
@@ -403,6 +407,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)  # the app answers its 401
             return
         if not values:
+            if self._forbidden is not None and self._forbidden(scope, method, template):
+                await self.app(scope, receive, send)  # the app answers its 403; nothing runs
+                return
             _OUTCOMES.labels("missing").inc()
             await self._problem(
                 scope,

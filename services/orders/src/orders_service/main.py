@@ -13,11 +13,13 @@ from orders_service.cache import item_cache_hook
 from orders_service.events.endpoints import router as events_router
 from orders_service.items.endpoints import ItemReads
 from orders_service.items.endpoints import router as items_router
-from orders_service.pedidos.endpoints import KEY_REQUIRED
+from orders_service.pedidos.endpoints import KEY_REQUIRED, KEY_REQUIRED_PERMISSIONS
 from orders_service.pedidos.endpoints import router as pedidos_router
+from orders_service.permissions import permissions_for
 from orders_service.settings import OrdersSettings, get_settings
 from servicekit.app import ServiceResources, create_service_app
 from servicekit.auth import JwksKeySource, TokenVerifier, principal_scope_resolver, verifier_hook
+from servicekit.auth.dependencies import PRINCIPAL_STATE
 from servicekit.docs import document_idempotency
 from servicekit.health import http_check
 from servicekit.idempotency import IdempotencyMiddleware
@@ -29,6 +31,17 @@ def _redis_of(scope: Scope) -> Redis:
     if redis is None:
         raise ConnectionError("orders runs without Redis")  # answered 503 by the middleware
     return redis
+
+
+def _forbidden(scope: Scope, method: str, template: str) -> bool:
+    # The principal the scope resolver verified: permission is checked before the key.
+    principal = scope.get("state", {}).get(PRINCIPAL_STATE)
+    needed = KEY_REQUIRED_PERMISSIONS.get((method, template))
+    return (
+        principal is not None
+        and needed is not None
+        and needed not in permissions_for(principal.roles)
+    )
 
 
 def idempotency_middleware(settings: OrdersSettings) -> Middleware:
@@ -49,6 +62,7 @@ def idempotency_middleware(settings: OrdersSettings) -> Middleware:
         lock_ttl_s=settings.idempotency_lock_ttl_s,
         op_timeout_s=settings.idempotency_op_timeout_s,
         max_body_bytes=settings.max_body_bytes,
+        forbidden=_forbidden,
     )
 
 

@@ -6,14 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
 from orders_service.items.models import Item, ItemStatus
-from orders_service.money import AmountText, Money, MoneyIn
+from orders_service.money import AmountText, Currency, Money, MoneyIn
 from servicekit.patterns import TRIMMED, VISIBLE
 
 Sku = Annotated[
@@ -181,6 +189,9 @@ class ItemListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category | None = None
+    # Amounts of different currencies do not compare: a price bound or a price sort needs
+    # `currency`, which also filters the list to that currency.
+    currency: Currency | None = None
     min_price: PriceBound | None = None
     max_price: PriceBound | None = None
     available: bool | None = None
@@ -190,3 +201,14 @@ class ItemListQuery(BaseModel):
     sort: ItemSort = "-created_at"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _prices_compare_within_one_currency(self) -> ItemListQuery:
+        by_price = self.min_price is not None or self.max_price is not None
+        if (by_price or self.sort.lstrip("-") == "price") and self.currency is None:
+            raise PydanticCustomError(
+                "currency_required",
+                "price bounds and price sorting need currency (prices in different "
+                "currencies do not compare)",
+            )
+        return self

@@ -35,6 +35,7 @@ from orders_service.items.schemas import (
 from orders_service.items.specifications import (
     ItemAvailableSpec,
     ItemCategorySpec,
+    ItemCurrencySpec,
     ItemPriceRangeSpec,
     ItemStatusSpec,
     ItemTagSpec,
@@ -140,6 +141,8 @@ def list_spec(query: ItemListQuery) -> Specification[Item]:
     parts: list[Specification[Item]] = []
     if query.category is not None:
         parts.append(ItemCategorySpec(query.category))
+    if query.currency is not None:
+        parts.append(ItemCurrencySpec(query.currency))
     if query.min_price is not None or query.max_price is not None:
         parts.append(ItemPriceRangeSpec(query.min_price, query.max_price))
     if query.available is not None:

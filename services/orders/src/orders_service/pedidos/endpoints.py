@@ -33,6 +33,7 @@ from orders_service.permissions import (
     CanCreatePedidos,
     CanFulfilPedidos,
     CanReadPedidos,
+    Permission,
     actor_of,
 )
 from orders_service.preconditions import etag_for
@@ -46,6 +47,11 @@ router = APIRouter(prefix=PREFIX, tags=["pedidos"])
 # (method, route template) of the writes that refuse to run without an Idempotency-Key;
 # every other POST and PATCH under /api/v1 accepts one (IdempotencyMiddleware, main.py).
 KEY_REQUIRED = frozenset({("POST", PREFIX), ("POST", PREFIX + CONFIRM)})
+# What each of them needs: a caller without it gets 403 even when it sent no key.
+KEY_REQUIRED_PERMISSIONS = {
+    ("POST", PREFIX): Permission.PEDIDOS_CREATE,
+    ("POST", PREFIX + CONFIRM): Permission.PEDIDOS_CONFIRM,
+}
 
 _PEDIDO: dict[int | str, dict[str, Any]] = {200: {"model": PedidoRead}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
