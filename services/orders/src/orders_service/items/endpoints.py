@@ -34,6 +34,7 @@ from orders_service.permissions import (
     check,
 )
 from orders_service.preconditions import IfMatch, none_match
+from orders_service.reads import ReadSessionDep
 from servicekit.auth import InvalidToken, TokenVerifier, bearer_token
 from servicekit.auth.dependencies import VERIFIER_KEY
 from servicekit.db import SessionDep
@@ -74,7 +75,7 @@ async def create_item(request: Request, session: SessionDep, caller: CanCreateIt
 async def list_items(
     request: Request,
     query: Annotated[ItemListQuery, Query()],
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: CanReadItems,
 ) -> Response:
     page = await ItemService(session, actor_of(caller)).list_page(query)
