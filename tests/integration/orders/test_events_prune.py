@@ -75,3 +75,43 @@ async def test_prune_deletes_every_tenants_events_past_the_retention(
             text("SELECT count(*) FROM outbox WHERE tenant_id = ANY(:t)"), {"t": tenants}
         )
     assert count == 4
+
+
+async def test_idempotency_prune_deletes_records_past_the_retry_window(
+    orders_engine: AsyncEngine, orders_database_url: str
+) -> None:
+    tenant = new_tenant()
+    now = datetime.now(UTC)
+    async with orders_engine.begin() as conn:
+        for key, age_h in (("old", 30), ("young", 1)):
+            await conn.execute(
+                text(
+                    "INSERT INTO idempotency_records (tenant_id, subject, route, key, "
+                    "fingerprint, status, created_at) VALUES (:t, 's', 'POST /x', :k, 'f', 201, "
+                    ":at)"
+                ),
+                {"t": tenant, "k": key, "at": now - timedelta(hours=age_h)},
+            )
+    env = {
+        **os.environ,
+        "ORDERS_DATABASE_URL": orders_database_url,
+        "ORDERS_IDEMPOTENCY_TTL_S": str(24 * 3600),
+    }
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "orders_service.cli", "idempotency", "prune"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    async with orders_engine.connect() as conn:
+        keys = (
+            await conn.execute(
+                text("SELECT key FROM idempotency_records WHERE tenant_id = :t"), {"t": tenant}
+            )
+        ).scalars()
+        assert list(keys) == ["young"]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 from orders_service.cache import build_item_cache
 from orders_service.events.service import prune
+from orders_service.idempotency.repository import IdempotencyRecords
 from orders_service.items.service import warm_item_cache
 from orders_service.settings import OrdersSettings, get_settings
 from servicekit.cli import add_migrate_command, add_serve_command, dispatch
@@ -72,6 +73,38 @@ async def _prune(settings: OrdersSettings, *, days: int) -> int:
         await engine.dispose()
 
 
+async def _prune_keys(settings: OrdersSettings) -> int:
+    engine = create_engine(settings, application_name="orders-idempotency-prune")
+    # Past the Redis TTL no retry is answered from Redis either: the key is spent.
+    older_than = datetime.now(UTC) - timedelta(seconds=settings.idempotency_ttl_s)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await IdempotencyRecords(session).prune(older_than=older_than)
+    finally:
+        await engine.dispose()
+
+
+def _add_idempotency_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("idempotency", help="Idempotency-Key records in PostgreSQL")
+    actions = keys.add_subparsers(title="actions")
+
+    def usage(_: argparse.Namespace) -> int:
+        keys.print_help()
+        return 2
+
+    keys.set_defaults(handler=usage)
+    prune_cmd = actions.add_parser(
+        "prune", help="delete records older than IDEMPOTENCY_TTL_S (their retry window)"
+    )
+
+    def run(_: argparse.Namespace) -> int:
+        deleted = asyncio.run(_prune_keys(get_settings()))
+        print(f"idempotency prune: deleted {deleted} records")  # noqa: T201 - command output
+        return 0
+
+    prune_cmd.set_defaults(handler=run)
+
+
 def _add_events_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     events = sub.add_parser("events", help="the outbox event feed")
     actions = events.add_subparsers(title="actions")
@@ -106,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_serve_command(sub, app="orders_service.main:create_app")
     _add_cache_command(sub)
     _add_events_command(sub)
+    _add_idempotency_command(sub)
     return parser
 
 
