@@ -234,12 +234,12 @@ class ItemService:
     async def update(
         self, item_id: uuid.UUID, patch: ItemUpdate, *, if_match: IfMatch | None = None
     ) -> Item:
+        item = await self._locked(item_id, if_match)  # 404 before 428: absent is absent
         given = patch.given()
         if "quantity" in given and if_match is None:
             # An absolute quantity without a version silently undoes any confirm or
             # adjustment made since the client read it (and later confirms oversell).
             raise PreconditionRequiredError("quantity")
-        item = await self._locked(item_id, if_match)
         changes: dict[str, Any] = {}
         for field in ("sku", "name", "description", "category", "quantity"):
             if field in given and given[field] != getattr(item, field):
