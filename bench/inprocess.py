@@ -5,7 +5,8 @@ dependencies), in a loop on one event loop: steadier than wrk on a shared machin
 profile of the read path is taken from. The bare Starlette baseline app runs the same loop, so
 the ratio is comparable to wrk's (HTTP parsing and the socket are left out of both).
 
-Settings: INPROC_REQUESTS (default 20000), INPROC_PROFILE=read|replay|redis (a cProfile of
+Settings: INPROC_REQUESTS (default 20000), INPROC_PROFILE=read|replay|redis|uncached|page
+(a cProfile of
 that path, top 25 by own time), INPROC_LOG_LEVEL (default WARNING: no access-log line),
 BENCH_DATABASE_URL / BENCH_REDIS_URL as for `make bench`.
 """
@@ -38,6 +39,8 @@ def _caller(
     path: str,
     headers: dict[str, str],
     body: bytes = b"",
+    *,
+    query: bytes = b"",
 ) -> Call:
     encoded = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     if body:
@@ -52,7 +55,7 @@ def _caller(
             "scheme": "http",
             "path": path,
             "raw_path": path.encode(),
-            "query_string": b"",
+            "query_string": query,
             "root_path": "",
             "headers": encoded,
             "client": ("127.0.0.1", 40000),
@@ -141,7 +144,46 @@ async def _run(env: dict[str, str], token: str, n: int, profile: str) -> dict[st
                 results["orders keyed POST /pedidos replay"] = await _per_request_us(
                     replay, n // 4, expect=201
                 )
+    await _database_reads(auth, n, profile, results)
     return results
+
+
+async def _database_reads(
+    auth: dict[str, str], n: int, profile: str, results: dict[str, float]
+) -> None:
+    """Issue 13: the item read with the cache off, and a page of 20 (PostgreSQL each time)."""
+    settings = OrdersSettings(
+        cache_enabled=False, log_level=os.environ.get("INPROC_LOG_LEVEL", "WARNING")
+    )
+    app = create_orders(settings)
+    async with app.router.lifespan_context(app):
+        category = f"inproc-{uuid.uuid4().hex[:8]}"
+        ids = [
+            await _create(
+                app,
+                auth,
+                {
+                    "sku": f"INPROC-{uuid.uuid4().hex[:8]}",
+                    "name": f"Bench item {k}",
+                    "description": "An item of the benchmark catalogue.",
+                    "price": {"amount": "19.90", "currency": "BRL"},
+                    "category": category,
+                    "tags": ["bench"],
+                    "quantity": 50,
+                },
+            )
+            for k in range(25)
+        ]
+        read = _caller(app, "GET", f"/api/v1/items/{ids[3]}", auth)
+        page_query = f"limit=20&category={category}&sort=-created_at".encode()
+        page = _caller(app, "GET", "/api/v1/items", auth, query=page_query)
+        m = max(n // 10, 200)
+        results["orders uncached GET /items/{id} (db)"] = await _per_request_us(read, m, expect=200)
+        results["orders GET /items page of 20 (db)"] = await _per_request_us(page, m, expect=200)
+        if profile == "uncached":
+            await _profile(read, m)
+        if profile == "page":
+            await _profile(page, m)
 
 
 async def _create(app: ASGIApp, auth: dict[str, str], item: dict[str, Any]) -> str:

@@ -265,7 +265,8 @@ def _query_verdicts(path: str, model: type[BaseModel], name: str, value: str) ->
     schema = next(p["schema"] for p in parameters if p["name"] == name)
     documented = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
     try:
-        model.model_validate({name: value})
+        # A price bound is only accepted with a currency (amounts of two do not compare).
+        model.model_validate({name: value, "currency": "BRL"})
     except ValidationError:
         return documented.is_valid(value), False
     return documented.is_valid(value), True

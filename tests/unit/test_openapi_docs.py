@@ -201,7 +201,8 @@ def test_orders_documents_idempotency_on_every_post_and_patch_of_its_api() -> No
         for method, op in item.items()
         if method in ("post", "patch")
     ]
-    assert len(writes) == 9  # items: POST, PATCH; pedidos: POST, lines, 5 transitions
+    # items: POST, PATCH, stock-adjustments; pedidos: POST, lines, 5 transitions
+    assert len(writes) == 10
     for method, path, op in writes:
         [header] = [p for p in op["parameters"] if p["name"] == "Idempotency-Key"]
         assert header["in"] == "header"

@@ -453,23 +453,33 @@ class RedisCache:
         before this process's next Redis read.
         """
         full = self._values + key
+        self._evict_local(full)
+        try:
+            if self._breaker.is_open():
+                # Redis just failed: queue it rather than wait a deadline per key (a confirm
+                # may invalidate a hundred items; a slow Redis must not cost a hundred
+                # deadlines).
+                self._errors.inc()
+                self._pending_invalidations.add(full)
+                return False
+            try:
+                async with deadline(self._op_timeout_s):
+                    await _INVALIDATE(self._redis, (full, self.lock_key(full)), (self._channel,))
+            except REDIS_ERRORS:
+                self._failed("invalidate")
+                self._pending_invalidations.add(full)
+                return False
+            return True
+        finally:
+            # Again once the DEL is done: a read in between got the old value from Redis and
+            # may have put it into the local layer; the new epoch also refuses any such fill
+            # still in flight (its epoch is older), so no stale entry outlives this call.
+            self._evict_local(full)
+
+    def _evict_local(self, full: str) -> None:
         self._epoch += 1
         if self._local is not None:
             self._local.discard(full)
-        if self._breaker.is_open():
-            # Redis just failed: queue it rather than wait a deadline per key (a confirm may
-            # invalidate a hundred items; a slow Redis must not cost a hundred deadlines).
-            self._errors.inc()
-            self._pending_invalidations.add(full)
-            return False
-        try:
-            async with deadline(self._op_timeout_s):
-                await _INVALIDATE(self._redis, (full, self.lock_key(full)), (self._channel,))
-        except REDIS_ERRORS:
-            self._failed("invalidate")
-            self._pending_invalidations.add(full)
-            return False
-        return True
 
     async def _flush_pending_invalidations(self) -> None:
         pending = list(self._pending_invalidations)

@@ -29,6 +29,8 @@ def create_engine(settings: ServiceSettings, *, application_name: str | None = N
         # SQLAlchemy then discards the whole stale pool; recycling bounds connection age.
         pool_pre_ping=settings.database_pool_pre_ping,
         pool_recycle=settings.database_pool_recycle_s,
+        # Errors and tracebacks never carry SQL parameters (emails, hashes, tokens).
+        hide_parameters=True,
         connect_args={
             "server_settings": {"application_name": application_name or settings.service_name},
             "timeout": 5,

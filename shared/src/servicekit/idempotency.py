@@ -239,6 +239,29 @@ def app_route_template(scope: Scope) -> str | None:
     return _template_in(mounts, scope, "") if mounts else None
 
 
+@dataclass(frozen=True, slots=True)
+class KeyedRequest:
+    """What the middleware knows of a keyed request, for a route that records it durably."""
+
+    key: str
+    fingerprint: str
+    method: str
+    template: str
+
+
+_KEYED_STATE = "servicekit.idempotency.keyed"
+
+
+def keyed_request(scope: Scope) -> KeyedRequest | None:
+    """The key and fingerprint this middleware computed for the request, or None if unkeyed.
+
+    A route that writes them in its own transaction (beside the row it creates) answers a
+    retry correctly even when Redis lost the record: the fingerprint is the same one.
+    """
+    keyed: KeyedRequest | None = scope.get("state", {}).get(_KEYED_STATE)
+    return keyed
+
+
 def _encode_headers(headers: Sequence[tuple[bytes, bytes]]) -> bytes:
     return json.dumps([[k.decode("latin-1"), v.decode("latin-1")] for k, v in headers]).encode()
 
@@ -278,6 +301,7 @@ class IdempotencyMiddleware:
         stored_headers: Collection[str] = ("content-type", "location", "etag"),
         unstored_statuses: Collection[int] = (400, 401, 403, 408, 413, 422, 429),
         fingerprint_headers: Collection[str] = ("if-match", "if-unmodified-since"),
+        forbidden: Callable[[Scope, str, str], Awaitable[bool]] | None = None,
     ) -> None:
         if not MIN_TTL_S <= ttl_s <= MAX_TTL_S:
             raise ValueError(f"ttl_s must be within [{MIN_TTL_S}, {MAX_TTL_S}] seconds")
@@ -302,6 +326,9 @@ class IdempotencyMiddleware:
         self._fingerprint_headers = frozenset(
             h.lower().encode("latin-1") for h in fingerprint_headers
         )
+        # (scope, method, template) -> True when the app will refuse this caller (403) anyway:
+        # a missing required key then goes to the app, so the caller learns the real reason.
+        self._forbidden = forbidden
 
     def _applies(self, scope: Scope) -> bool:
         if scope["type"] != "http" or scope["method"] not in self._methods:
@@ -328,6 +355,9 @@ class IdempotencyMiddleware:
             await self.app(scope, receive, send)  # the app answers its 401
             return
         if not values:
+            if self._forbidden is not None and await self._forbidden(scope, method, template):
+                await self.app(scope, receive, send)  # the app answers its 403; nothing runs
+                return
             _OUTCOMES.labels("missing").inc()
             await self._problem(
                 scope,
@@ -394,6 +424,8 @@ class IdempotencyMiddleware:
             content_type=media_type,
             preconditions=[v for k, v in scope["headers"] if k in self._fingerprint_headers],
         )
+        keyed = KeyedRequest(key, fingerprint, method, template)
+        scope.setdefault("state", {})[_KEYED_STATE] = keyed
         await self._handle(scope, receive, send, record=record, fingerprint=fingerprint, body=body)
 
     async def _handle(

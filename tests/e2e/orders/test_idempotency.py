@@ -221,8 +221,9 @@ def test_optional_keys_on_item_writes_replay_without_writing_again(
 
         url = created.headers["location"]
         patch_key = uuid.uuid4().hex
-        patched = api.patch(url, json={"quantity": 7}, headers={"Idempotency-Key": patch_key})
-        replay = api.patch(url, json={"quantity": 7}, headers={"Idempotency-Key": patch_key})
+        keyed = {"Idempotency-Key": patch_key, "If-Match": created.headers["etag"]}
+        patched = api.patch(url, json={"quantity": 7}, headers=keyed)
+        replay = api.patch(url, json={"quantity": 7}, headers=keyed)
         assert replay.content == patched.content
         assert replay.headers["idempotent-replayed"] == "true"
         assert api.get(url).json()["version"] == 2  # one change, not two

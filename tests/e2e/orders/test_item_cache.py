@@ -76,7 +76,7 @@ def test_if_none_match_is_304_on_a_cached_read_and_200_once_the_item_changed(
         assert not_modified.status_code == 304
         assert not_modified.headers["etag"] == etag
         assert not_modified.content == b""
-    editor.patch(url, json={"quantity": 3})
+    editor.patch(url, json={"quantity": 3}, headers={"If-Match": etag})
     changed = editor.get(url, headers={"If-None-Match": etag})
     assert changed.status_code == 200
     assert changed.headers["etag"] == '"2"'

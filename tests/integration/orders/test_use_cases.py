@@ -23,6 +23,9 @@ from orders_service.pedidos.service import PedidoService
 from orders_service.preconditions import IfMatch
 from tests.support.orders import actor, new_tenant, rolled_back
 
+# An absolute quantity needs a precondition (428 otherwise); these tests mean "any version".
+ANY_VERSION = IfMatch(any_version=True, versions=frozenset())
+
 
 def _create(sku: str = "SKU-1", quantity: int = 5, amount: str = "10.00") -> ItemCreate:
     return ItemCreate.model_validate(
@@ -43,7 +46,7 @@ async def test_each_item_change_writes_its_event_in_the_same_transaction(
     async with rolled_back(orders_engine) as session:
         items = ItemService(session, actor(tenant, "alice"))
         item = await items.create(_create())
-        await items.update(item.id, ItemUpdate(name="Big mug", quantity=0))
+        await items.update(item.id, ItemUpdate(name="Big mug", quantity=0), if_match=ANY_VERSION)
         await items.update(item.id, ItemUpdate(name="Big mug"))  # no change, no event
         await items.delete(item.id)
         events = await OutboxRepository(session, tenant_id=tenant).events_of(item.id)
@@ -151,10 +154,10 @@ async def test_stock_status_follows_quantity_but_not_past_a_person_s_decision(
         items = ItemService(session, actor(tenant))
         item = await items.create(_create(quantity=0))
         assert item.status is ItemStatus.OUT_OF_STOCK
-        item = await items.update(item.id, ItemUpdate(quantity=3))
+        item = await items.update(item.id, ItemUpdate(quantity=3), if_match=ANY_VERSION)
         assert item.status is ItemStatus.ACTIVE
         item = await items.update(item.id, ItemUpdate(status="inactive"))
-        item = await items.update(item.id, ItemUpdate(quantity=0))
+        item = await items.update(item.id, ItemUpdate(quantity=0), if_match=ANY_VERSION)
         assert item.status is ItemStatus.INACTIVE
         item = await items.update(item.id, ItemUpdate(status="active"))
         assert item.status is ItemStatus.OUT_OF_STOCK  # active with nothing left to sell

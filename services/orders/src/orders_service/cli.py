@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from orders_service.events.service import prune
+from orders_service.idempotency.repository import IdempotencyRecords
 from orders_service.items.cache import build_item_cache, warm_item_cache
 from orders_service.settings import OrdersSettings, get_settings
 from servicekit.cli import add_migrate_command, add_serve_command, run_cli
@@ -61,12 +63,82 @@ def _add_cache_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     warm.set_defaults(handler=run)
 
 
+async def _prune(settings: OrdersSettings, *, days: int) -> int:
+    engine = create_engine(settings, application_name="orders-events-prune")
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await prune(session, older_than=datetime.now(UTC) - timedelta(days=days))
+    finally:
+        await engine.dispose()
+
+
+async def _prune_keys(settings: OrdersSettings) -> int:
+    engine = create_engine(settings, application_name="orders-idempotency-prune")
+    # Past the Redis TTL no retry is answered from Redis either: the key is spent.
+    older_than = datetime.now(UTC) - timedelta(seconds=settings.idempotency_ttl_s)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            return await IdempotencyRecords(session).prune(older_than=older_than)
+    finally:
+        await engine.dispose()
+
+
+def _add_idempotency_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    keys = sub.add_parser("idempotency", help="Idempotency-Key records in PostgreSQL")
+    actions = keys.add_subparsers(title="actions")
+
+    def usage(_: argparse.Namespace) -> int:
+        keys.print_help()
+        return 2
+
+    keys.set_defaults(handler=usage)
+    prune_cmd = actions.add_parser(
+        "prune", help="delete records older than IDEMPOTENCY_TTL_S (their retry window)"
+    )
+
+    def run(_: argparse.Namespace) -> int:
+        deleted = asyncio.run(_prune_keys(get_settings()))
+        print(f"idempotency prune: deleted {deleted} records")  # noqa: T201 - command output
+        return 0
+
+    prune_cmd.set_defaults(handler=run)
+
+
+def _add_events_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    events = sub.add_parser("events", help="the outbox event feed")
+    actions = events.add_subparsers(title="actions")
+
+    def usage(_: argparse.Namespace) -> int:
+        events.print_help()
+        return 2
+
+    events.set_defaults(handler=usage)
+    prune_cmd = actions.add_parser(
+        "prune", help="delete events older than EVENTS_RETENTION_DAYS (every tenant)"
+    )
+    prune_cmd.add_argument("--days", type=int, help="default: EVENTS_RETENTION_DAYS")
+
+    def run(args: argparse.Namespace) -> int:
+        settings = get_settings()
+        days = args.days if args.days is not None else settings.events_retention_days
+        if days < 1:
+            print("--days must be at least 1", file=sys.stderr)  # noqa: T201 - command output
+            return 2
+        deleted = asyncio.run(_prune(settings, days=days))
+        print(f"events prune: deleted {deleted} events older than {days} days")  # noqa: T201
+        return 0
+
+    prune_cmd.set_defaults(handler=run)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orders-service", description="orders service commands")
     sub = parser.add_subparsers(title="commands")
     add_migrate_command(sub, section="orders", database_url=lambda: get_settings().database_url)
     add_serve_command(sub, app="orders_service.main:create_app")
     _add_cache_command(sub)
+    _add_events_command(sub)
+    _add_idempotency_command(sub)
     return parser
 
 

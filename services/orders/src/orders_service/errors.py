@@ -145,3 +145,28 @@ class UnusableIdentityError(OrdersError):
             detail="The token's tenant or subject cannot be used by this service.",
             type_=problem_type("unusable-identity"),
         )
+
+
+class PreconditionRequiredError(OrdersError):
+    """RFC 6585 section 3: an absolute write that would undo changes it never saw."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(
+            428,
+            title="Precondition required",
+            detail=f"Changing {field!r} needs If-Match with the ETag last read; or use "
+            "POST /api/v1/items/{id}/stock-adjustments for a relative change.",
+            type_=problem_type("precondition-required"),
+        )
+
+
+class StockOutOfRangeError(OrdersError):
+    def __init__(self, *, available: int, delta: int, maximum: int) -> None:
+        super().__init__(
+            409,
+            title="Insufficient stock" if delta < 0 else "Stock limit exceeded",
+            detail=f"Adjusting {available} by {delta} would leave stock outside 0..{maximum}; "
+            "nothing changed.",
+            type_=problem_type("insufficient-stock"),
+            extra={"available": available, "delta": delta},
+        )

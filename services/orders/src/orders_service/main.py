@@ -9,12 +9,15 @@ from starlette.types import Scope
 
 from orders_service import __version__
 from orders_service._http import body_schemas
+from orders_service.events.endpoints import router as events_router
 from orders_service.items.endpoints import router as items_router
-from orders_service.pedidos.endpoints import KEY_REQUIRED
+from orders_service.pedidos.endpoints import KEY_REQUIRED, KEY_REQUIRED_PERMISSIONS
 from orders_service.pedidos.endpoints import router as pedidos_router
+from orders_service.permissions import permissions_for
 from orders_service.settings import OrdersSettings, get_settings
 from orders_service.state import OrdersState, orders_state
 from servicekit.app import create_service_app
+from servicekit.context import context_of
 from servicekit.docs import idempotency_docs
 from servicekit.fastpath import FastPathMiddleware
 from servicekit.health import http_check
@@ -29,6 +32,18 @@ def _redis_of(scope: Scope) -> Redis:
     if redis is None:
         raise ConnectionError("orders runs without Redis")  # answered 503 by the middleware
     return redis
+
+
+async def _forbidden(scope: Scope, method: str, template: str) -> bool:
+    # The principal the scope resolver verified (remembered by the request context):
+    # permission is checked before the key.
+    principal = await context_of(scope).principal_or_none()
+    needed = KEY_REQUIRED_PERMISSIONS.get((method, template))
+    return (
+        principal is not None
+        and needed is not None
+        and needed not in permissions_for(principal.roles)
+    )
 
 
 def idempotency_middleware(settings: OrdersSettings) -> Middleware:
@@ -47,6 +62,7 @@ def idempotency_middleware(settings: OrdersSettings) -> Middleware:
         lock_ttl_s=settings.idempotency_lock_ttl_s,
         op_timeout_s=settings.idempotency_op_timeout_s,
         max_body_bytes=settings.max_body_bytes,
+        forbidden=_forbidden,
     )
 
 
@@ -56,7 +72,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         settings=settings,
         title="orders",
         version=__version__,
-        routers=[items_router, pedidos_router],
+        routers=[items_router, pedidos_router, events_router],
         redis_url=settings.redis_url,
         migrations_section="orders",
         # Soft dependency: verification keeps working on cached keys while auth is away.

@@ -47,6 +47,7 @@ class Permission(StrEnum):
     PEDIDOS_CONFIRM = "pedidos:confirm"
     PEDIDOS_CANCEL = "pedidos:cancel"
     PEDIDOS_FULFIL = "pedidos:fulfil"
+    EVENTS_READ = "events:read"
 
 
 # The ladder is servicekit's (the token verifier ranks roles the same way).
@@ -63,7 +64,10 @@ _ADDS: dict[Role, frozenset[Permission]] = {
             Permission.PEDIDOS_FULFIL,
         }
     ),
-    Role.ADMIN: frozenset({Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL}),
+    # The event feed shows every change of the tenant, with who made it: admin only.
+    Role.ADMIN: frozenset(
+        {Permission.ITEMS_DELETE, Permission.PEDIDOS_CANCEL, Permission.EVENTS_READ}
+    ),
 }
 
 
@@ -132,6 +136,7 @@ CanCreatePedidos = Annotated[Principal, _can(Permission.PEDIDOS_CREATE)]
 CanConfirmPedidos = Annotated[Principal, _can(Permission.PEDIDOS_CONFIRM)]
 CanCancelPedidos = Annotated[Principal, _can(Permission.PEDIDOS_CANCEL)]
 CanFulfilPedidos = Annotated[Principal, _can(Permission.PEDIDOS_FULFIL)]
+CanReadEvents = Annotated[Principal, _can(Permission.EVENTS_READ)]
 
 
 # Column widths of tenant_id and the audit fields.

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated, Any, ClassVar
 
-from pydantic import Field, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from servicekit.settings import ServiceSettings
 
@@ -14,6 +15,8 @@ class OrdersSettings(ServiceSettings):
     model_config = SettingsConfigDict(
         env_prefix="ORDERS_", extra="ignore", hide_input_in_errors=True
     )
+
+    required_secrets: ClassVar[tuple[str, ...]] = ("cursor_secret",)
 
     service_name: str = "orders"
     port: int = 8002
@@ -52,6 +55,21 @@ class OrdersSettings(ServiceSettings):
     # may run until the graceful timeout at shutdown: 0 means graceful_timeout_s + 30 s.
     idempotency_lock_ttl_s: float = Field(default=0, ge=0, le=3600)
     idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    # `orders-service events prune` deletes outbox events older than this (docs/events.md).
+    events_retention_days: int = Field(default=30, ge=1, le=3650)
+
+    # HMAC key of list cursors (orders_service.cursors); production refuses the default.
+    cursor_secret: SecretStr = SecretStr("dev")
+    # Keys of before a rotation, comma-separated: their cursors still verify until removed.
+    cursor_previous_secrets: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+
+    @field_validator("cursor_previous_secrets", mode="before")
+    @classmethod
+    def _comma_separated_secrets(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @model_validator(mode="after")
     def _reservations_outlive_requests(self) -> OrdersSettings:

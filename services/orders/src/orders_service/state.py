@@ -15,7 +15,7 @@ from fastapi import Depends, Request
 
 from orders_service.items.cache import ItemCache, build_item_cache, invalidate_item
 from orders_service.outbox.handlers import EventHandlers
-from orders_service.outbox.schemas import ItemDeleted, ItemUpdated
+from orders_service.outbox.schemas import ItemDeleted, ItemStockAdjusted, ItemUpdated
 from orders_service.settings import OrdersSettings
 from servicekit.auth import JwksKeySource, TokenVerifier
 from servicekit.security import start_verifier
@@ -47,6 +47,7 @@ def orders_state(settings: OrdersSettings) -> StateBuilder:
             stack.push_async_callback(item_cache.cache.aclose)
             handlers = EventHandlers()
             handlers.on(ItemUpdated, invalidate_item(item_cache))
+            handlers.on(ItemStockAdjusted, invalidate_item(item_cache))
             handlers.on(ItemDeleted, invalidate_item(item_cache))
             handlers.attach(resources.sessionmaker)
         return OrdersState(resources=resources, verifier=verifier, item_cache=item_cache)

@@ -10,6 +10,7 @@ from starlette.responses import Response
 
 from orders_service._http import documented_body, json_body, json_response, next_link
 from orders_service.errors import ItemNotFoundError
+from orders_service.idempotency.once import keyed_write
 from orders_service.items.cache import read_item
 from orders_service.items.schemas import (
     ITEM_PAGE,
@@ -18,6 +19,7 @@ from orders_service.items.schemas import (
     ItemPage,
     ItemRead,
     ItemUpdate,
+    StockAdjustment,
 )
 from orders_service.items.service import ItemService, render
 from orders_service.permissions import (
@@ -28,6 +30,7 @@ from orders_service.permissions import (
     actor_of,
 )
 from orders_service.preconditions import IfMatch, none_match
+from orders_service.reads import ReadSessionDep
 from orders_service.state import OrdersState
 from servicekit.auth import Principal
 from servicekit.context import RequestContext, context_of
@@ -55,17 +58,22 @@ IfNoneMatchHeader = Annotated[str | None, Header()]
 )
 async def create_item(request: Request, session: SessionDep, caller: CanCreateItems) -> Response:
     data = await json_body(request, ItemCreate)
-    item = await ItemService(session, actor_of(caller)).create(data)
-    rendered = render(item)
-    headers = {"Location": f"{PREFIX}/{item.id}", "ETag": rendered.etag}
-    return json_response(rendered.body, status=201, headers=headers)
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).create(data)
+        rendered = render(item)
+        headers = {"Location": f"{PREFIX}/{item.id}", "ETag": rendered.etag}
+        return json_response(rendered.body, status=201, headers=headers)
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.get("", response_model=None, responses={200: {"model": ItemPage}})
 async def list_items(
     request: Request,
     query: Annotated[ItemListQuery, Query()],
-    session: SessionDep,
+    session: ReadSessionDep,
     caller: CanReadItems,
 ) -> Response:
     page = await ItemService(session, actor_of(caller)).list_page(query)
@@ -122,7 +130,11 @@ async def get_item(
 @router.patch(
     "/{item_id}",
     response_model=None,
-    responses={200: {"model": ItemRead}, 412: {"description": "If-Match names a stale version"}},
+    responses={
+        200: {"model": ItemRead},
+        412: {"description": "If-Match names a stale version"},
+        428: {"description": "quantity changes without If-Match"},
+    },
     openapi_extra={**documented_body(ItemUpdate), **idempotency_key(required=False)},
 )
 async def update_item(
@@ -133,11 +145,39 @@ async def update_item(
     if_match: IfMatchHeader = None,
 ) -> Response:
     patch = await json_body(request, ItemUpdate)
-    item = await ItemService(session, actor_of(caller)).update(
-        item_id, patch, if_match=IfMatch.parse(if_match)
-    )
-    rendered = render(item)
-    return json_response(rendered.body, headers={"ETag": rendered.etag})
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).update(
+            item_id, patch, if_match=IfMatch.parse(if_match)
+        )
+        rendered = render(item)
+        return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+    return await keyed_write(request, session, actor, write)
+
+
+@router.post(
+    "/{item_id}/stock-adjustments",
+    response_model=None,
+    responses={
+        200: {"model": ItemRead, "description": "The item after the adjustment"},
+        409: {"description": "The stock would go below zero; nothing changed"},
+    },
+    openapi_extra={**documented_body(StockAdjustment), **idempotency_key(required=False)},
+)
+async def adjust_stock(
+    item_id: uuid.UUID, request: Request, session: SessionDep, caller: CanUpdateItems
+) -> Response:
+    adjustment = await json_body(request, StockAdjustment)
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        item = await ItemService(session, actor).adjust_stock(item_id, adjustment)
+        rendered = render(item)
+        return json_response(rendered.body, headers={"ETag": rendered.etag})
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.delete("/{item_id}", status_code=204, response_model=None)

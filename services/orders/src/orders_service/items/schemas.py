@@ -6,14 +6,22 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
 from orders_service.items.models import Item, ItemStatus
-from orders_service.money import AmountText, Money, MoneyIn
+from orders_service.money import AmountText, Currency, Money, MoneyIn
 from servicekit.patterns import TRIMMED, VISIBLE
 
 Sku = Annotated[
@@ -24,7 +32,8 @@ Description = Annotated[str, Field(max_length=5000, strict=True), NoNul]
 Category = Annotated[str, Field(min_length=1, max_length=64, pattern=VISIBLE, strict=True), NoNul]
 Tag = Annotated[str, Field(min_length=1, max_length=40, pattern=TRIMMED, strict=True), NoNul]
 # Stock is an INTEGER column; strict: "5" and true are not quantities (5.0 is: it is 5).
-Quantity = Annotated[int, Field(ge=0, le=1_000_000_000, strict=True), WholeNumber]
+MAX_QUANTITY = 1_000_000_000
+Quantity = Annotated[int, Field(ge=0, le=MAX_QUANTITY, strict=True), WholeNumber]
 
 
 def _distinct(tags: list[str]) -> list[str]:
@@ -96,6 +105,26 @@ class ItemUpdate(BaseModel):
         return {name: getattr(self, name) for name in self.model_fields_set}
 
 
+class StockAdjustment(BaseModel):
+    """POST /items/{id}/stock-adjustments body: a signed change of stock and why.
+
+    Relative, so it needs no If-Match: it composes with confirms and other adjustments that
+    happened in between. It never takes the quantity below zero (409).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    delta: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000, strict=True), WholeNumber]
+    reason: Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE, strict=True), NoNul]
+
+    @field_validator("delta")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        if value == 0:
+            raise PydanticCustomError("zero_delta", "delta must not be 0")
+        return value
+
+
 class ItemRead(BaseModel):
     """An item as every read and write answers it."""
 
@@ -160,6 +189,9 @@ class ItemListQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     category: Category | None = None
+    # Amounts of different currencies do not compare: a price bound or a price sort needs
+    # `currency`, which also filters the list to that currency.
+    currency: Currency | None = None
     min_price: PriceBound | None = None
     max_price: PriceBound | None = None
     available: bool | None = None
@@ -169,3 +201,14 @@ class ItemListQuery(BaseModel):
     sort: ItemSort = "-created_at"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _prices_compare_within_one_currency(self) -> ItemListQuery:
+        by_price = self.min_price is not None or self.max_price is not None
+        if (by_price or self.sort.lstrip("-") == "price") and self.currency is None:
+            raise PydanticCustomError(
+                "currency_required",
+                "price bounds and price sorting need currency (prices in different "
+                "currencies do not compare)",
+            )
+        return self

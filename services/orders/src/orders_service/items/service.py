@@ -16,15 +16,25 @@ from orders_service._paging import list_page
 from orders_service.context import Actor
 from orders_service.errors import (
     ItemNotFoundError,
+    PreconditionRequiredError,
     SkuTakenError,
     StaleVersionError,
+    StockOutOfRangeError,
 )
 from orders_service.items.models import Item, ItemStatus, status_for_stock
 from orders_service.items.repository import ItemRepository
-from orders_service.items.schemas import ItemCreate, ItemListQuery, ItemRead, ItemUpdate
+from orders_service.items.schemas import (
+    MAX_QUANTITY,
+    ItemCreate,
+    ItemListQuery,
+    ItemRead,
+    ItemUpdate,
+    StockAdjustment,
+)
 from orders_service.items.specifications import (
     ItemAvailableSpec,
     ItemCategorySpec,
+    ItemCurrencySpec,
     ItemPriceRangeSpec,
     ItemStatusSpec,
     ItemTagSpec,
@@ -32,7 +42,12 @@ from orders_service.items.specifications import (
 )
 from orders_service.money import Money
 from orders_service.outbox.repository import OutboxRepository
-from orders_service.outbox.schemas import ItemCreated, ItemDeleted, ItemUpdated
+from orders_service.outbox.schemas import (
+    ItemCreated,
+    ItemDeleted,
+    ItemStockAdjusted,
+    ItemUpdated,
+)
 from orders_service.preconditions import IfMatch, etag_for
 from servicekit.repository import Page
 from servicekit.specification import Specification, and_spec
@@ -70,6 +85,8 @@ def list_spec(query: ItemListQuery) -> Specification[Item]:
     parts: list[Specification[Item]] = []
     if query.category is not None:
         parts.append(ItemCategorySpec(query.category))
+    if query.currency is not None:
+        parts.append(ItemCurrencySpec(query.currency))
     if query.min_price is not None or query.max_price is not None:
         parts.append(ItemPriceRangeSpec(query.min_price, query.max_price))
     if query.available is not None:
@@ -158,8 +175,12 @@ class ItemService:
     async def update(
         self, item_id: uuid.UUID, patch: ItemUpdate, *, if_match: IfMatch | None = None
     ) -> Item:
-        item = await self._locked(item_id, if_match)
+        item = await self._locked(item_id, if_match)  # 404 before 428: absent is absent
         given = patch.given()
+        if "quantity" in given and if_match is None:
+            # An absolute quantity without a version silently undoes any confirm or
+            # adjustment made since the client read it (and later confirms oversell).
+            raise PreconditionRequiredError("quantity")
         changes: dict[str, Any] = {}
         for field in ("sku", "name", "description", "category", "quantity"):
             if field in given and given[field] != getattr(item, field):
@@ -192,6 +213,36 @@ class ItemService:
                 item_id=item.id,
                 version=item.version,
                 changed=sorted(changes),
+            )
+        )
+        return item
+
+    async def adjust_stock(self, item_id: uuid.UUID, adjustment: StockAdjustment) -> Item:
+        """Add `adjustment.delta` to the stock under the row lock; never below zero."""
+        item = await self._locked(item_id, None)
+        quantity = item.quantity + adjustment.delta
+        if not 0 <= quantity <= MAX_QUANTITY:
+            raise StockOutOfRangeError(
+                available=item.quantity, delta=adjustment.delta, maximum=MAX_QUANTITY
+            )
+        now = datetime.now(UTC)
+        changes: dict[str, Any] = {"quantity": quantity}
+        status = status_for_stock(item.status, quantity)
+        if status != item.status:
+            changes["status"] = status
+        await self.items.update(
+            item, {**changes, "updated_at": now, "updated_by": self.actor.subject}
+        )
+        await self.outbox.record(
+            ItemStockAdjusted(
+                occurred_at=now,
+                tenant_id=item.tenant_id,
+                actor=self.actor.subject,
+                item_id=item.id,
+                version=item.version,
+                delta=adjustment.delta,
+                quantity=quantity,
+                reason=adjustment.reason,
             )
         )
         return item

@@ -81,6 +81,19 @@ class ItemCategorySpec(Specification[Item]):
         return col(Item.category) == self.category
 
 
+class ItemCurrencySpec(Specification[Item]):
+    """Items priced in one currency: price bounds and price order compare within it."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+
+    def is_satisfied_by(self, candidate: Item) -> bool:
+        return candidate.price_currency == self.currency
+
+    def to_sql(self) -> ColumnElement[bool]:
+        return col(Item.price_currency) == self.currency
+
+
 class ItemPriceRangeSpec(Specification[Item]):
     """Items priced within [minimum, maximum] (either bound optional, both inclusive).
 

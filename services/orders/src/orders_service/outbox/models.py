@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Index, String, text
+from sqlalchemy import BigInteger, Column, DateTime, Identity, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Field
 
@@ -24,6 +24,10 @@ class OutboxEvent(OrdersTable, table=True):
             postgresql_where=text("published_at IS NULL"),
         ),
         Index("ix_outbox_aggregate_id", "aggregate_id"),
+        # The event feed (orders_service.events): one tenant's events in feed order.
+        Index("ix_outbox_tenant_id_txid_seq", "tenant_id", "txid", "seq"),
+        # Pruning by age.
+        Index("ix_outbox_occurred_at", "occurred_at"),
     )
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
@@ -34,3 +38,16 @@ class OutboxEvent(OrdersTable, table=True):
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    # Feed order (docs/adr/0003-event-feed-order.md), both set by PostgreSQL on insert: the
+    # writing transaction's id, and a sequence that orders the events of one transaction.
+    txid: int | None = Field(
+        default=None,
+        sa_column=Column(
+            BigInteger,
+            server_default=text("(pg_current_xact_id()::text::bigint)"),
+            nullable=False,
+        ),
+    )
+    seq: int | None = Field(
+        default=None, sa_column=Column(BigInteger, Identity(always=False), nullable=False)
+    )

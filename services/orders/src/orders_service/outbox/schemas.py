@@ -51,6 +51,15 @@ class ItemUpdated(_ItemEvent):
     changed: list[str]
 
 
+class ItemStockAdjusted(_ItemEvent):
+    """A relative stock change (POST /items/{id}/stock-adjustments), with its reason."""
+
+    event_type: Literal["ItemStockAdjusted"] = "ItemStockAdjusted"
+    delta: int
+    quantity: int
+    reason: str
+
+
 class ItemDeleted(_ItemEvent):
     event_type: Literal["ItemDeleted"] = "ItemDeleted"
     sku: str
@@ -94,7 +103,13 @@ class PedidoCancelled(_PedidoEvent):
 
 
 DomainEvent = Annotated[
-    ItemCreated | ItemUpdated | ItemDeleted | PedidoCreated | PedidoConfirmed | PedidoCancelled,
+    ItemCreated
+    | ItemUpdated
+    | ItemStockAdjusted
+    | ItemDeleted
+    | PedidoCreated
+    | PedidoConfirmed
+    | PedidoCancelled,
     Field(discriminator="event_type"),
 ]
 

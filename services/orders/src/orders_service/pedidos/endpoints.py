@@ -15,6 +15,7 @@ from orders_service._http import (
     next_link,
     optional_json_body,
 )
+from orders_service.idempotency.once import keyed_write
 from orders_service.pedidos.models import Pedido
 from orders_service.pedidos.schemas import (
     PEDIDO_PAGE,
@@ -32,6 +33,7 @@ from orders_service.permissions import (
     CanCreatePedidos,
     CanFulfilPedidos,
     CanReadPedidos,
+    Permission,
     actor_of,
 )
 from orders_service.preconditions import etag_for
@@ -45,6 +47,11 @@ router = APIRouter(prefix=PREFIX, tags=["pedidos"])
 # (method, route template) of the writes that refuse to run without an Idempotency-Key;
 # every other POST and PATCH under /api/v1 accepts one (IdempotencyMiddleware, main.py).
 KEY_REQUIRED = frozenset({("POST", PREFIX), ("POST", PREFIX + CONFIRM)})
+# What each of them needs: a caller without it gets 403 even when it sent no key.
+KEY_REQUIRED_PERMISSIONS = {
+    ("POST", PREFIX): Permission.PEDIDOS_CREATE,
+    ("POST", PREFIX + CONFIRM): Permission.PEDIDOS_CONFIRM,
+}
 
 _PEDIDO: dict[int | str, dict[str, Any]] = {200: {"model": PedidoRead}}
 _CONFLICT: dict[int | str, dict[str, Any]] = {
@@ -72,8 +79,13 @@ async def create_pedido(
     request: Request, session: SessionDep, caller: CanCreatePedidos
 ) -> Response:
     data = await json_body(request, PedidoCreate)
-    pedido = await PedidoService(session, actor_of(caller)).create(data)
-    return _pedido_response(pedido, status=201, headers={"Location": f"{PREFIX}/{pedido.id}"})
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        pedido = await PedidoService(session, actor).create(data)
+        return _pedido_response(pedido, status=201, headers={"Location": f"{PREFIX}/{pedido.id}"})
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.get("", response_model=None, responses={200: {"model": PedidoPage}})
@@ -109,11 +121,16 @@ async def add_line(
     pedido_id: uuid.UUID, request: Request, session: SessionDep, caller: CanCreatePedidos
 ) -> Response:
     line = await json_body(request, PedidoLineCreate)
-    pedido = await PedidoService(session, actor_of(caller)).add_line(pedido_id, line)
-    added = pedido.lines[-1]
-    return _pedido_response(
-        pedido, status=201, headers={"Location": f"{PREFIX}/{pedido.id}/items/{added.id}"}
-    )
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        pedido = await PedidoService(session, actor).add_line(pedido_id, line)
+        added = pedido.lines[-1]
+        return _pedido_response(
+            pedido, status=201, headers={"Location": f"{PREFIX}/{pedido.id}/items/{added.id}"}
+        )
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.delete(
@@ -135,9 +152,14 @@ async def remove_line(
     openapi_extra=idempotency_key(required=True),
 )
 async def confirm_pedido(
-    pedido_id: uuid.UUID, session: SessionDep, caller: CanConfirmPedidos
+    pedido_id: uuid.UUID, request: Request, session: SessionDep, caller: CanConfirmPedidos
 ) -> Response:
-    return _pedido_response(await PedidoService(session, actor_of(caller)).confirm(pedido_id))
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        return _pedido_response(await PedidoService(session, actor).confirm(pedido_id))
+
+    return await keyed_write(request, session, actor, write)
 
 
 @router.post(
@@ -154,16 +176,26 @@ async def cancel_pedido(
 ) -> Response:
     body = await optional_json_body(request, PedidoCancel)
     reason = body.reason if body is not None else None
-    pedido = await PedidoService(session, actor_of(caller)).cancel(pedido_id, reason=reason)
-    return _pedido_response(pedido)
+    actor = actor_of(caller)
+
+    async def write() -> Response:
+        pedido = await PedidoService(session, actor).cancel(pedido_id, reason=reason)
+        return _pedido_response(pedido)
+
+    return await keyed_write(request, session, actor, write)
 
 
 def _fulfilment_route(action: str) -> None:
     async def endpoint(
-        pedido_id: uuid.UUID, session: SessionDep, caller: CanFulfilPedidos
+        pedido_id: uuid.UUID, request: Request, session: SessionDep, caller: CanFulfilPedidos
     ) -> Response:
-        pedido = await PedidoService(session, actor_of(caller)).advance(pedido_id, action)
-        return _pedido_response(pedido)
+        actor = actor_of(caller)
+
+        async def write() -> Response:
+            pedido = await PedidoService(session, actor).advance(pedido_id, action)
+            return _pedido_response(pedido)
+
+        return await keyed_write(request, session, actor, write)
 
     endpoint.__name__ = f"{action}_pedido"
     router.add_api_route(

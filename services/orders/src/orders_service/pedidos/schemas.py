@@ -19,13 +19,14 @@ from pydantic import (
     TypeAdapter,
     WithJsonSchema,
     computed_field,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 from typing_extensions import TypedDict
 
 from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
-from orders_service.money import AmountText, Money, format_amount
+from orders_service.money import AmountText, Currency, Money, format_amount
 from orders_service.pedidos.models import (
     Pedido,
     PedidoStatus,
@@ -194,7 +195,19 @@ class PedidoListQuery(BaseModel):
 
     status: PedidoStatus | None = None
     customer_id: CustomerId | None = None
+    # Totals in different currencies do not compare: min_total needs `currency`, which also
+    # filters the list to that currency.
+    currency: Currency | None = None
     min_total: MinTotal | None = None
     sort: PedidoSort = "-created_at"
     limit: Annotated[int, Field(ge=1, le=100)] = 20
     cursor: Annotated[str, Field(max_length=1024)] | None = None
+
+    @model_validator(mode="after")
+    def _totals_compare_within_one_currency(self) -> PedidoListQuery:
+        if self.min_total is not None and self.currency is None:
+            raise PydanticCustomError(
+                "currency_required",
+                "min_total needs currency (totals in different currencies do not compare)",
+            )
+        return self

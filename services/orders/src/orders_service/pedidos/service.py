@@ -54,6 +54,7 @@ from orders_service.pedidos.schemas import (
     PedidoListQuery,
 )
 from orders_service.pedidos.specifications import (
+    PedidoCurrencySpec,
     PedidoCustomerSpec,
     PedidoMinTotalSpec,
     PedidoStatusSpec,
@@ -72,6 +73,8 @@ def list_spec(query: PedidoListQuery) -> Specification[Pedido]:
         parts.append(PedidoStatusSpec(query.status))
     if query.customer_id is not None:
         parts.append(PedidoCustomerSpec(query.customer_id))
+    if query.currency is not None:
+        parts.append(PedidoCurrencySpec(query.currency))
     if query.min_total is not None:
         parts.append(PedidoMinTotalSpec(query.min_total))
     return and_spec(*parts)

@@ -64,6 +64,19 @@ class PedidoCustomerSpec(Specification[Pedido]):
         return col(Pedido.customer_id) == self.customer_id
 
 
+class PedidoCurrencySpec(Specification[Pedido]):
+    """Pedidos in one currency: a total bound compares within it."""
+
+    def __init__(self, currency: str) -> None:
+        self.currency = currency
+
+    def is_satisfied_by(self, candidate: Pedido) -> bool:
+        return candidate.currency == self.currency
+
+    def to_sql(self) -> ColumnElement[bool]:
+        return col(Pedido.currency) == self.currency
+
+
 def total_sql() -> ColumnElement[Decimal]:
     """A pedido's total as a correlated aggregate over its lines.
 

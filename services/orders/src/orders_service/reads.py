@@ -1,0 +1,40 @@
+"""Sessions for read-only work: one statement, no BEGIN and no COMMIT or ROLLBACK around it.
+
+A request session opens a transaction lazily (BEGIN, a round trip), and ends it with COMMIT
+(another) and the pool's reset (a ROLLBACK). A read of one statement is consistent on its
+own, so the hot reads (an item, a page of items) run on a connection in autocommit mode:
+one round trip per query instead of three. Anything that writes, or reads with several
+statements that must agree, keeps the transactional request session (servicekit.db).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+
+from servicekit.state import ServiceState, service_state
+
+
+@asynccontextmanager
+async def read_only_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with engine.connect() as connection:
+        # Autocommit: the driver starts no transaction, so nothing to end either.
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
+        try:
+            yield session
+        finally:
+            await session.close()
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    resources = service_state(request.app, ServiceState).resources
+    async with read_only_session(resources.engine) as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
