@@ -273,7 +273,7 @@ def test_accented_names_are_found_ignoring_case_and_accents(stack: MakeRun) -> N
             },
         )
         assert created.status_code == 201, created.text
-    # Accent-insensitive by decision (ADR 0003): `edredon` finds it too.
+    # Accent-insensitive by decision (ADR 0004): `edredon` finds it too.
     for query in ("Édredon", "édredon", "ÉDREDON", "edredon", "dRéD"):
         found = orders.get("/api/v1/items", params={"q": query})
         assert found.status_code == 200, found.text

@@ -96,7 +96,7 @@ def _locale_args(bin_dir: Path) -> list[str]:
     A cluster made under LC_ALL=C has a C ctype: lower('É') stays 'É'. PostgreSQL 17+ has a
     built-in C.UTF-8 provider (Unicode case rules, no libc); older servers take libc's
     C.UTF-8, which Debian always ships. The application folds search text itself anyway
-    (ADR 0003), so this only keeps lower()/upper() and regexes sane in ad-hoc SQL.
+    (ADR 0004), so this only keeps lower()/upper() and regexes sane in ad-hoc SQL.
     """
     libc = "C.UTF-8" if _libc_has_locale("C.UTF-8") else "C"
     out = subprocess.run(  # noqa: S603 - the wheel's initdb, fixed arguments

@@ -17,7 +17,7 @@ from tests.e2e.orders.conftest import ClientFactory, item_body
 from tests.support.backends import asyncpg_dsn
 
 EVENTS = "/api/v1/events"
-# A transaction anywhere on the server holds back the feed until it ends (ADR 0003); the
+# A transaction anywhere on the server holds back the feed until it ends (ADR 0005); the
 # shared test server runs other tests' transactions, so reads poll up to this bound.
 SETTLE_S = 30.0
 

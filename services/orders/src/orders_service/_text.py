@@ -3,7 +3,7 @@ definition of search folding (case and accents), used in memory and stored for S
 
 Folding happens here, in Python, and never in the database: PostgreSQL's lower() follows the
 server's locale (an embedded cluster initialised with LC_ALL=C folded ASCII only), so the same
-query meant different things on different servers. See docs/adr/0003-text-search-folding.md.
+query meant different things on different servers. See docs/adr/0004-text-search-folding.md.
 """
 
 from __future__ import annotations

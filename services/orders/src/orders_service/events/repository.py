@@ -3,7 +3,7 @@
 Feed order is (txid, seq): the writing transaction's id, then insertion order inside it. Only
 transactions below the current snapshot's xmin are served: each of those has committed or
 rolled back, so no event can later appear before a position already handed out
-(docs/adr/0003-event-feed-order.md).
+(docs/adr/0005-event-feed-order.md).
 """
 
 from __future__ import annotations

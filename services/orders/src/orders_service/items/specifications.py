@@ -142,7 +142,7 @@ class ItemTextSpec(Specification[Item]):
     Both sides compare folded text (orders_service._text.fold, defined once): in memory the
     item's fields are folded on the spot, in SQL the `search_text` column holds the same
     folding, stored on every write. The database only runs a plain LIKE on it, so the result
-    does not depend on the server's locale (docs/adr/0003-text-search-folding.md).
+    does not depend on the server's locale (docs/adr/0004-text-search-folding.md).
     """
 
     def __init__(self, text: str) -> None:

@@ -38,7 +38,7 @@ class OutboxEvent(OrdersTable, table=True):
     payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = Field(sa_type=DateTime(timezone=True), nullable=False)
     published_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    # Feed order (docs/adr/0003-event-feed-order.md), both set by PostgreSQL on insert: the
+    # Feed order (docs/adr/0005-event-feed-order.md), both set by PostgreSQL on insert: the
     # writing transaction's id, and a sequence that orders the events of one transaction.
     txid: int | None = Field(
         default=None,

@@ -1,10 +1,10 @@
 """items.search_text: name, SKU and description folded for case- and accent-insensitive search
 
 Folding is done by the application (orders_service._text.fold), never by the server's locale;
-this revision adds the column and fills it for existing rows. See ADR 0003.
+this revision adds the column and fills it for existing rows. See ADR 0004.
 
-Revision ID: c14_item_search_text
-Revises: 0001
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-11-29
 """
 
@@ -15,8 +15,8 @@ from alembic import op
 
 from orders_service._text import search_text
 
-revision: str = "c14_item_search_text"
-down_revision: str | None = "0001"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
