@@ -20,6 +20,7 @@ from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
 from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
+from auth_service.tokens._failures import FailureBudget
 from auth_service.users.service import Passwords
 from servicekit.app import LifespanHook, ServiceResources
 from servicekit.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
@@ -146,10 +147,11 @@ def passwords_hook(settings: AuthSettings) -> LifespanHook:
 
 @dataclass(frozen=True)
 class TokenLimits:
-    """The token endpoint's two budgets: per client address and per identity."""
+    """The token endpoint's two budgets: every request per client address, and failed
+    authentications per identity (a client id, or a normalised username)."""
 
     per_ip: RateLimiter
-    per_identity: RateLimiter
+    per_identity: FailureBudget
 
 
 def token_limits_hook(settings: AuthSettings) -> LifespanHook:
@@ -169,14 +171,12 @@ def token_limits_hook(settings: AuthSettings) -> LifespanHook:
                 backend=backend,
                 name="token-ip",
             ),
-            per_identity=RateLimiter(
+            per_identity=FailureBudget(
                 RateLimit(
                     requests=settings.token_requests_per_identity_per_minute,
                     period_s=60,
                     burst=settings.token_burst_per_identity,
-                ),
-                backend=backend,
-                name="token-identity",
+                )
             ),
         )
 

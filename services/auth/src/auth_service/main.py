@@ -27,10 +27,13 @@ def create_app(settings: AuthSettings | None = None) -> FastAPI:
 
     def build_verifier(resources: ServiceResources) -> TokenVerifier:
         # auth verifies its own tokens against its in-memory key ring: no HTTP call to itself.
+        # Its admin API is a resource server of its own, named by the issuer (RFC 8707
+        # `resource=<issuer>` at the token endpoint): a token for orders is not an admin
+        # credential here.
         return TokenVerifier(
             key_source=resources.extras["keyring"],
             issuer=settings.issuer,
-            audience=settings.audience,
+            audience=settings.issuer,
             leeway_s=settings.token_leeway_s,
             max_token_bytes=MAX_TOKEN_BYTES,
         )

@@ -58,8 +58,9 @@ class AuthSettings(ServiceSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     password_min_length: int = Field(default=12, ge=8, le=128)
-    # Token requests (servicekit.ratelimit, per process): per client address, counted before
-    # the form is read; and per identity (client id, or username for the password grant).
+    # Token requests (per process): every request per client address, counted before the form
+    # is read; and failed authentications per identity (client id, or the normalised username
+    # of a password grant): a correct client or user never spends that budget.
     token_requests_per_ip_per_minute: int = Field(default=60, ge=1)
     token_burst_per_ip: int = Field(default=20, ge=1)
     token_requests_per_identity_per_minute: int = Field(default=20, ge=1)

@@ -21,6 +21,10 @@ from auth_service.errors import NotFoundError
 log = logging.getLogger("auth_service.clients")
 
 SECRET_BYTES = 32  # 256 bits
+# The registered public client (migration 0002) of password grants that authenticate no
+# client: every access token names a client (RFC 9068 2.2) and every refresh token is bound
+# to one (RFC 6749 6).
+PUBLIC_CLIENT_ID = "public-login"
 # Compared against when the client id is unknown, so both paths do the same work.
 _NO_CLIENT_DIGEST = hashlib.sha256(secrets.token_bytes(SECRET_BYTES)).digest()
 
@@ -42,15 +46,25 @@ def digest(secret: str) -> bytes:
 async def authenticate(
     pool: Any, *, client_id: str, client_secret: str
 ) -> ClientCredentials | None:
-    """The client if the secret matches an enabled client; one indexed query, one SHA-256
-    and a constant-time comparison (a high-entropy secret needs no slow hash)."""
+    """The client if the secret matches an enabled confidential client; one indexed query, one
+    SHA-256 and a constant-time comparison (a high-entropy secret needs no slow hash). A public
+    client has no secret to match, whatever its stored digest."""
     # An id no client can have is not looked up (a NUL would not even reach PostgreSQL's text);
     # the digest comparison below still runs, so the answer takes as long either way.
     plausible = len(client_id) <= 64 and "\x00" not in client_id
     found = await repository.get_credentials(pool, client_id) if plausible else None
     expected = found.secret_digest if found is not None else _NO_CLIENT_DIGEST
     matches = hmac.compare_digest(digest(client_secret), expected)
-    if found is None or not matches or found.disabled:
+    if found is None or not matches or found.disabled or found.public:
+        return None
+    return found
+
+
+async def identify_public(pool: Any, client_id: str) -> ClientCredentials | None:
+    """The enabled public client with this id (it identifies itself, RFC 6749 2.1), or None."""
+    plausible = len(client_id) <= 64 and "\x00" not in client_id
+    found = await repository.get_credentials(pool, client_id) if plausible else None
+    if found is None or not found.public or found.disabled:
         return None
     return found
 

@@ -1,4 +1,5 @@
-"""`/.well-known/jwks.json` and `/.well-known/openid-configuration`, both from prebuilt bytes."""
+"""`/.well-known/jwks.json` and the server metadata (RFC 8414 `oauth-authorization-server`,
+and the same document as `openid-configuration`), all from prebuilt bytes; GET and HEAD."""
 
 from __future__ import annotations
 
@@ -46,16 +47,25 @@ def wellknown_router(settings: AuthSettings) -> APIRouter:
             return Response(status_code=304, headers=headers)
         return Response(body, media_type=JWKS_MEDIA_TYPE, headers=headers)
 
-    @router.get(
-        "/openid-configuration",
-        summary="Authorization server metadata (issuer, endpoints, grants, algorithms)",
-        response_model=ProviderMetadata,
-    )
-    async def openid_configuration() -> Response:
+    # HEAD too (RFC 9110 9.3.2): caches and monitors ask for the validators without a body;
+    # the server drops the body of a HEAD answer. Kept out of the schema: one operation per
+    # path is documented, and a GET implies its HEAD.
+    router.add_api_route("/jwks.json", jwks, methods=["HEAD"], include_in_schema=False)
+
+    async def server_metadata() -> Response:
         return Response(
             metadata_body,
             media_type="application/json",
             headers={"Cache-Control": cache_control},
         )
+
+    for path, summary in (
+        ("/oauth-authorization-server", "Authorization server metadata (RFC 8414)"),
+        ("/openid-configuration", "The same metadata at the OpenID Connect Discovery path"),
+    ):
+        router.add_api_route(
+            path, server_metadata, methods=["GET"], summary=summary, response_model=ProviderMetadata
+        )
+        router.add_api_route(path, server_metadata, methods=["HEAD"], include_in_schema=False)
 
     return router
