@@ -121,8 +121,14 @@ def run_service(
     *,
     host: str | None = None,
     port: int | None = None,
+    forwarded_allow_ips: str | None = None,
 ) -> int:
-    """Serve one app until a signal drains it; return the process exit status."""
+    """Serve one app until a signal drains it; return the process exit status.
+
+    `forwarded_allow_ips`: the peers (addresses, CIDRs, or `*`) whose `X-Forwarded-For` and
+    `X-Forwarded-Proto` are believed, e.g. the ingress range; None keeps uvicorn's default
+    (`$FORWARDED_ALLOW_IPS`, else 127.0.0.1). Behind an ingress every peer is the ingress, so
+    without it every client shares one address (and one rate-limit budget)."""
     app = load_app(app_ref)
     settings = getattr(app.state, "settings", None)
     state = getattr(app.state, "shutdown", None)
@@ -137,6 +143,7 @@ def run_service(
         access_log=False,  # the request-id middleware writes the access line
         server_header=False,
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
     )
     # uvicorn declares an int but waits with asyncio.wait_for, which takes fractions too.
     config.timeout_graceful_shutdown = settings.graceful_timeout_s

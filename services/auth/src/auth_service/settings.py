@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 from functools import lru_cache
 from typing import ClassVar
 
@@ -36,6 +37,10 @@ class AuthSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/auth"
     # base64 of 32 random bytes; wraps every private signing key (AES-256-GCM).
     key_encryption_key: SecretStr | None = None
+    # Peers whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, or
+    # `*`), passed to uvicorn by `auth-service serve`: the ingress range in production, where
+    # every connection comes from the ingress and per-address budgets would otherwise be one.
+    forwarded_allow_ips: str = "127.0.0.1"
     issuer: str = "http://127.0.0.1:8001"
     audience: str = "orders"
 
@@ -78,6 +83,20 @@ class AuthSettings(ServiceSettings):
             return value
         decode_key_encryption_key(value.get_secret_value())
         return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if not entries:
+            raise ValueError("name at least one address, network, or *")
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry[:60]!r} is not an address or network") from None
+        return ",".join(entries)
 
     @field_validator("key_size")
     @classmethod
