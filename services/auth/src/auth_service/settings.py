@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import ipaddress
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings
+from servicekit.settings import KNOWN_DEFAULT_SECRETS, InsecureSettingsError, ServiceSettings
 
 KEK_BYTES = 32  # AES-256
+# SHA-256 of every key-encryption key that ships in this repository (.env.example; compose,
+# the charts and the docs ship none): public, so production refuses them. A test scans the
+# repository for base64 32-byte values and checks each one is listed here.
+SHIPPED_KEY_ENCRYPTION_KEY_DIGESTS = frozenset(
+    {
+        "a5ce820df2af1c8d7e0df368facebfe847c7c9777d00bf75c4faa2def644a4dd",  # .env.example
+    }
+)
 
 
 def decode_key_encryption_key(value: str) -> bytes:
@@ -109,6 +118,22 @@ class AuthSettings(ServiceSettings):
     @classmethod
     def _issuer_without_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_shipped_keys_in_production(self) -> AuthSettings:
+        if not self.is_production:
+            return self
+        kek = self.key_encryption_key_bytes()
+        if (
+            kek is not None
+            and hashlib.sha256(kek).hexdigest() in SHIPPED_KEY_ENCRYPTION_KEY_DIGESTS
+        ):
+            # Name the setting, never its value.
+            raise InsecureSettingsError(
+                "production refuses a key-encryption key that ships in the repository: "
+                "key_encryption_key (generate one: base64 of 32 random bytes)"
+            )
+        return self
 
     def key_encryption_key_bytes(self) -> bytes | None:
         """The configured key-encryption key, or None when none (or a placeholder) is set."""
