@@ -56,7 +56,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
 
     def build_verifier(_resources: ServiceResources) -> TokenVerifier:
         return TokenVerifier(
-            key_source=JwksKeySource(settings.jwks_url),
+            key_source=JwksKeySource(settings.jwks_url, require_https=settings.jwks_requires_https),
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
         )

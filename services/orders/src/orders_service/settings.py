@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from servicekit.auth.keys import check_jwks_url
 from servicekit.settings import ServiceSettings
 
 
@@ -20,6 +21,9 @@ class OrdersSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
     redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    # Production fetches keys over https only, unless this says the path to auth is trusted
+    # (e.g. an in-cluster Service that a NetworkPolicy confines).
+    jwks_trusted_network: bool = False
     jwt_issuer: str = "http://127.0.0.1:8001"
     jwt_audience: str = "orders"
     # Largest request body accepted (413 above it); a pedido of 100 lines is about 10 KiB.
@@ -52,6 +56,15 @@ class OrdersSettings(ServiceSettings):
     # may run until the graceful timeout at shutdown: 0 means graceful_timeout_s + 30 s.
     idempotency_lock_ttl_s: float = Field(default=0, ge=0, le=3600)
     idempotency_op_timeout_s: float = Field(default=0.5, gt=0, le=5)
+
+    @property
+    def jwks_requires_https(self) -> bool:
+        return self.is_production and not self.jwks_trusted_network
+
+    @model_validator(mode="after")
+    def _jwks_over_https_in_production(self) -> OrdersSettings:
+        check_jwks_url(self.jwks_url, require_https=self.jwks_requires_https)
+        return self
 
     @model_validator(mode="after")
     def _reservations_outlive_requests(self) -> OrdersSettings:
