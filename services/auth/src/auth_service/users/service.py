@@ -33,6 +33,8 @@ class Passwords:
         self._hasher = hasher
         self._dummy_hash = dummy_hash
         self._slots = asyncio.Semaphore(max_parallel)
+        # Verifications done: every login path must cost exactly one (see check_password).
+        self.verifications = 0
 
     @classmethod
     async def create(cls, settings: AuthSettings) -> Passwords:
@@ -55,6 +57,7 @@ class Passwords:
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """(matches, a new hash when the stored one uses outdated parameters)."""
         async with self._slots:
+            self.verifications += 1
             if password_hash is None:
                 await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
                 return False, None
