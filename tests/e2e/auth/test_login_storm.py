@@ -52,8 +52,10 @@ def _env(db_url: str) -> dict[str, str]:
 
 def _create_user(db_url: str, email: str) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "auth_service.cli", "users", "create", "--email", email]
-        + ["--role", "viewer", "--tenant", "storm"],
+        [
+            *(sys.executable, "-m", "auth_service.cli", "users", "create"),
+            *("--email", email, "--role", "viewer", "--tenant", "storm"),
+        ],
         env={**os.environ, **_env(db_url)},
         input=PASSWORD + "\n",
         cwd=REPO_ROOT,
