@@ -15,6 +15,7 @@ import asyncpg
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth_service.clients._cache import CredentialsCache
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
 from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
@@ -134,6 +135,7 @@ def credentials_pool_hook(settings: AuthSettings) -> LifespanHook:
         )
         stack.push_async_callback(pool.close)
         resources.extras["credentials_pool"] = pool
+        resources.extras["client_cache"] = CredentialsCache(settings.client_cache_ttl_s)
 
     return hook
 

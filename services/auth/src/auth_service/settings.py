@@ -68,6 +68,10 @@ class AuthSettings(ServiceSettings):
     # is promoted only after max-age plus this, so every replica and verifier has it.
     key_reload_interval_s: float = Field(default=10.0, ge=0.5, le=300)
 
+    # How long a replica keeps a service client's row (clients._cache): a client disabled or
+    # given a new secret through another replica keeps its old row here at most this long.
+    client_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
+
     # Logins
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)

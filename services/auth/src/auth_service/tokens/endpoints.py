@@ -175,12 +175,15 @@ async def identify_client(
     """The client making this request: a confidential client that authenticated, or a public
     client that named itself with `client_id` (RFC 6749 2.1, no secret), or, when
     `default_public`, the registered public client of password logins. invalid_client else."""
-    pool = request.app.state.resources.extras["credentials_pool"]
+    extras = request.app.state.resources.extras
+    pool, cache = extras["credentials_pool"], extras["client_cache"]
     given = client_credentials(request, form)
     if given is not None:
-        found = await clients.authenticate(pool, client_id=given[0], client_secret=given[1])
+        found = await clients.authenticate(
+            pool, client_id=given[0], client_secret=given[1], cache=cache
+        )
     elif "client_id" in form or default_public:
-        found = await clients.identify_public(pool, form.get("client_id", PUBLIC_CLIENT_ID))
+        found = await clients.identify_public(pool, form.get("client_id", PUBLIC_CLIENT_ID), cache)
     else:
         found = None
     if found is None:
@@ -287,9 +290,11 @@ async def token(request: Request) -> Response:
             client = client_credentials(request, form)
             if client is None:
                 raise invalid_client()
-            # The hot path: one prepared statement, one SHA-256, one RSA signature.
+            # The hot path: one SHA-256 and one RSA signature (the client's row comes from
+            # clients._cache, or one prepared statement).
             result: TokenGrant | OAuthError = await service.client_credentials_grant(
                 resources.extras["credentials_pool"],
+                cache=resources.extras["client_cache"],
                 client_id=client[0],
                 client_secret=client[1],
                 audience=audience,

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.clients import service as clients
+from auth_service.clients._cache import CredentialsCache
 from auth_service.keys._keyring import KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.tokens import repository
@@ -89,9 +90,10 @@ async def client_credentials_grant(
     keyring: KeyRing,
     settings: AuthSettings,
     now: int,
+    cache: CredentialsCache | None = None,
 ) -> TokenGrant:
     client = await clients.authenticate(
-        credentials_pool, client_id=client_id, client_secret=client_secret
+        credentials_pool, client_id=client_id, client_secret=client_secret, cache=cache
     )
     if client is None:
         raise invalid_client()
