@@ -54,9 +54,8 @@ async def test_the_admin_api_evicts_its_own_replicas_copy_at_once(cached: AuthAp
     client = await cached.create_client(tenant_id="cache-t")
     headers = await cached.admin_headers(tenant_id="cache-t")
     assert await _token_status(cached, client) == 200
-    rotated = await cached.client.post(
-        f"/api/v1/clients/{client.client_id}/secret", headers=headers
-    )
+    path = f"/api/v1/clients/{client.client_id}"
+    rotated = await cached.client.post(f"{path}/secret", headers=headers)
     assert rotated.status_code == 200
     assert await _token_status(cached, client) == 401  # the old secret, at once
     assert await _token_status(cached, client, rotated.json()["client_secret"]) == 200
