@@ -68,7 +68,13 @@ class AuthUnderFuzz:
             email, password = self.passwords[caller]
             response = httpx.post(
                 self.process.base_url + "/oauth/token",
-                data={"grant_type": "password", "username": email, "password": password},
+                # auth's own API takes tokens for its own audience (RFC 8707 resource).
+                data={
+                    "grant_type": "password",
+                    "username": email,
+                    "password": password,
+                    "resource": AUTH_ISSUER,
+                },
                 timeout=30,
             )
             assert response.status_code == 200, response.text

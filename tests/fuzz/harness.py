@@ -31,6 +31,7 @@ from schemathesis.checks import CheckFunction
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
 PROBLEM = "application/problem+json"
+OAUTH_PATHS = frozenset({"/oauth/token", "/oauth/revoke"})
 # What schema-valid input may get: schemathesis' defaults. 401/403/404/409 are a caller's
 # rights and the data's state, not the input's shape.
 ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429"]
@@ -128,7 +129,9 @@ def errors_are_problem_json(ctx: CheckContext, response: Response, case: Case[An
     if response.status_code < 400:
         return None
     content_type = (response.headers.get("content-type") or [""])[0]
-    if content_type.split(";")[0].strip() != PROBLEM:
+    # RFC 6749 5.2: OAuth errors are application/json; auth keeps the problem members in them.
+    accepted = {PROBLEM, "application/json"} if case.path in OAUTH_PATHS else {PROBLEM}
+    if content_type.split(";")[0].strip() not in accepted:
         raise _problem_failure(response, f"content-type {content_type!r}")
     try:
         body: Any = json.loads(response.content)

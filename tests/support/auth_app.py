@@ -141,28 +141,32 @@ class AuthApp:
     async def token(self, form: dict[str, str], **kwargs: Any) -> httpx.Response:
         return await self.client.post("/oauth/token", data=form, **kwargs)
 
-    async def client_token(self, client: Client) -> str:
-        response = await self.token(
-            {
-                "grant_type": "client_credentials",
-                "client_id": client.client_id,
-                "client_secret": client.secret,
-            }
-        )
+    async def client_token(self, client: Client, *, resource: str | None = None) -> str:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": client.client_id,
+            "client_secret": client.secret,
+        }
+        if resource is not None:
+            form["resource"] = resource
+        response = await self.token(form)
         assert response.status_code == 200, response.text
         return str(response.json()["access_token"])
 
-    async def login(self, user: User) -> dict[str, Any]:
-        response = await self.token(
-            {"grant_type": "password", "username": user.email, "password": user.password}
-        )
+    async def login(self, user: User, *, resource: str | None = None) -> dict[str, Any]:
+        form = {"grant_type": "password", "username": user.email, "password": user.password}
+        if resource is not None:
+            form["resource"] = resource
+        response = await self.token(form)
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
 
     async def admin_headers(self, tenant_id: str | None = None) -> dict[str, str]:
+        """A token for auth's own admin API: its audience is the issuer (RFC 8707 resource)."""
         admin = await self.create_user(roles=["admin"], tenant_id=tenant_id)
-        return {"Authorization": "Bearer " + (await self.login(admin))["access_token"]}
+        token = (await self.login(admin, resource=ISSUER))["access_token"]
+        return {"Authorization": "Bearer " + token}
 
 
 @asynccontextmanager

@@ -34,6 +34,9 @@ class ServiceProcess:
     log_path: Path
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
+    # What follows the interpreter instead of `-m servicekit.serve <app>`, e.g.
+    # `("-m", "auth_service.cli", "serve")`: the console script's own serve command.
+    command: tuple[str, ...] | None = None
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -45,9 +48,7 @@ class ServiceProcess:
         log = self.log_path.open("wb")
         cmd = [
             sys.executable,
-            "-m",
-            "servicekit.serve",
-            self.app,
+            *(self.command or ("-m", "servicekit.serve", self.app)),
             "--host",
             "127.0.0.1",
             "--port",

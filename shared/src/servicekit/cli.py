@@ -33,19 +33,28 @@ def add_migrate_command(
 
 
 def add_serve_command(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser], *, app: str
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    *,
+    app: str,
+    forwarded_allow_ips: Callable[[], str] | None = None,
 ) -> None:
     """`<service> serve`: run the HTTP server (the container's command, PID 1 in exec form).
 
     SIGTERM drains: readiness fails at once, serving goes on for the drain window, then requests
     in flight finish within the graceful timeout and the process exits 0 (servicekit.shutdown).
+    `forwarded_allow_ips` reads the service's setting of trusted proxies (read when it runs).
     """
     parser = sub.add_parser("serve", help="run the HTTP server with graceful SIGTERM handling")
     parser.add_argument("--host", help="bind address (default: the HOST setting)")
     parser.add_argument("--port", type=int, help="port (default: the PORT setting)")
 
     def run(args: argparse.Namespace) -> int:
-        return run_service(app, host=args.host, port=args.port)
+        return run_service(
+            app,
+            host=args.host,
+            port=args.port,
+            forwarded_allow_ips=forwarded_allow_ips() if forwarded_allow_ips else None,
+        )
 
     parser.set_defaults(handler=run)
 

@@ -124,9 +124,15 @@ def run_service(
     host: str | None = None,
     port: int | None = None,
     http: str = "httptools",
+    forwarded_allow_ips: str | None = None,
 ) -> int:
     """Serve one app, hardened (servicekit.server), until a signal drains it; return the
-    process exit status."""
+    process exit status.
+
+    `forwarded_allow_ips`: the peers (addresses, CIDRs, or `*`) whose `X-Forwarded-For` and
+    `X-Forwarded-Proto` are believed, e.g. the ingress range; None keeps uvicorn's default
+    (`$FORWARDED_ALLOW_IPS`, else 127.0.0.1). Behind an ingress every peer is the ingress, so
+    without it every client shares one address (and one rate-limit budget)."""
     app = load_app(app_ref)
     settings = getattr(app.state, "settings", None)
     state = getattr(app.state, "shutdown", None)
@@ -140,6 +146,7 @@ def run_service(
         log_config=None,  # servicekit.logging already owns the handlers (JSON on stderr)
         access_log=False,  # the request-id middleware writes the access line
         proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
         **uvicorn_options(settings, http=http),
     )
     log.info(

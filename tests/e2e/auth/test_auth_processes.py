@@ -126,16 +126,14 @@ async def test_replicas_starting_together_create_and_serve_one_key_set(
             replica.stop()
 
 
-async def _client_token(base_url: str, client_id: str, secret: str) -> str:
+async def _client_token(
+    base_url: str, client_id: str, secret: str, *, resource: str | None = None
+) -> str:
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    if resource is not None:
+        form["resource"] = resource
     async with httpx.AsyncClient() as http:
-        response = await http.post(
-            base_url + "/oauth/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-            },
-        )
+        response = await http.post(base_url + "/oauth/token", data=form)
     assert response.status_code == 200, response.text
     return str(response.json()["access_token"])
 
@@ -154,6 +152,10 @@ async def test_a_jwks_verifier_stops_accepting_a_revoked_keys_tokens_after_its_n
         )
         values = dict(line.split("=", 1) for line in created.splitlines() if "=" in line)
         old = await _client_token(auth.base_url, values["client_id"], values["client_secret"])
+        # The same key signs tokens for auth's own API (audience: the issuer).
+        old_for_auth = await _client_token(
+            auth.base_url, values["client_id"], values["client_secret"], resource=ISSUER
+        )
         verifier = TokenVerifier(key_source=source, issuer=ISSUER, audience=AUDIENCE)
         principal = await verifier.verify(old)
         assert (principal.client_id, principal.tenant_id, principal.roles) == (
@@ -171,7 +173,9 @@ async def test_a_jwks_verifier_stops_accepting_a_revoked_keys_tokens_after_its_n
                 assert time.monotonic() < deadline, "the revoked key is still published"
                 await asyncio.sleep(0.05)
             # The running auth itself refuses the old token at once.
-            me = await http.get("/api/v1/users/me", headers={"Authorization": f"Bearer {old}"})
+            me = await http.get(
+                "/api/v1/users/me", headers={"Authorization": f"Bearer {old_for_auth}"}
+            )
             assert me.status_code == 401
 
         # Until its next refresh the verifier still trusts its cached key set (max-age).

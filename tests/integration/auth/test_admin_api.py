@@ -7,12 +7,12 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from tests.support.auth_app import AuthApp, unique_tenant
+from tests.support.auth_app import ISSUER, AuthApp, unique_tenant
 
 
 async def test_me_returns_the_callers_account(auth_app: AuthApp) -> None:
     user = await auth_app.create_user(roles=["viewer"])
-    tokens = await auth_app.login(user)
+    tokens = await auth_app.login(user, resource=ISSUER)
     response = await auth_app.client.get(
         "/api/v1/users/me", headers={"Authorization": "Bearer " + tokens["access_token"]}
     )
@@ -28,7 +28,7 @@ async def test_me_returns_the_callers_account(auth_app: AuthApp) -> None:
 
 async def test_me_for_a_service_client_is_404(auth_app: AuthApp) -> None:
     client = await auth_app.create_client()
-    token = await auth_app.client_token(client)
+    token = await auth_app.client_token(client, resource=ISSUER)
     response = await auth_app.client.get(
         "/api/v1/users/me", headers={"Authorization": f"Bearer {token}"}
     )
@@ -134,7 +134,9 @@ async def test_invalid_user_bodies_are_422_without_echoing_the_password(
 
 async def test_non_admins_get_403(auth_app: AuthApp) -> None:
     editor = await auth_app.create_user(roles=["editor"])
-    headers = {"Authorization": "Bearer " + (await auth_app.login(editor))["access_token"]}
+    headers = {
+        "Authorization": "Bearer " + (await auth_app.login(editor, resource=ISSUER))["access_token"]
+    }
     for method, path in [
         ("GET", "/api/v1/users"),
         ("POST", "/api/v1/users"),
@@ -159,7 +161,7 @@ async def test_users_and_clients_of_another_tenant_are_404(auth_app: AuthApp) ->
 
 async def test_a_password_change_ends_refresh_sessions(auth_app: AuthApp) -> None:
     user = await auth_app.create_user()
-    tokens = await auth_app.login(user)
+    tokens = await auth_app.login(user, resource=ISSUER)
     headers = await auth_app.admin_headers(user.tenant_id)
     patched = await auth_app.client.patch(
         f"/api/v1/users/{user.id}", json={"password": "another long password"}, headers=headers

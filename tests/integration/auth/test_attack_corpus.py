@@ -42,7 +42,7 @@ def _claims_of(token: str) -> dict[str, Any]:
 
 async def _attacks(auth_app: AuthApp) -> dict[str, str]:
     user = await auth_app.create_user(roles=["viewer"])
-    tokens = await auth_app.login(user)
+    tokens = await auth_app.login(user, resource=ISSUER)
     good = tokens["access_token"]
     claims = _claims_of(good)
     signer = auth_app.keyring.signer(KeyPurpose.ACCESS)
@@ -91,7 +91,7 @@ async def _attacks(auth_app: AuthApp) -> dict[str, str]:
 
 async def test_the_untouched_token_is_accepted(auth_app: AuthApp) -> None:
     user = await auth_app.create_user()
-    tokens = await auth_app.login(user)
+    tokens = await auth_app.login(user, resource=ISSUER)
     response = await auth_app.client.get(
         ME, headers={"Authorization": "Bearer " + tokens["access_token"]}
     )

@@ -15,6 +15,7 @@ from auth_service import cli
 from auth_service.devstack import FIRST_ADMIN_EMAIL, prepare_local_run
 from auth_service.settings import get_settings
 from tests.support.auth_app import (
+    ISSUER,
     KEK_B64,
     AuthApp,
     auth_settings,
@@ -152,6 +153,7 @@ async def test_make_run_creates_the_first_admin_and_client_once_and_prints_them_
                 "grant_type": "password",
                 "username": printed["username"],
                 "password": printed["password"],
+                "resource": ISSUER,
             }
         )
         assert admin.status_code == 200

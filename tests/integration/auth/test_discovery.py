@@ -64,3 +64,16 @@ async def test_openid_configuration_names_the_endpoints_grants_and_algorithms(
         "client_credentials",
     }
     assert meta["access_token_signing_alg_values_supported"] == ["RS256"]
+
+
+async def test_jwks_is_counted_under_its_route_template(auth_app: AuthApp) -> None:
+    """The JWK Set is served by a plain Starlette route (no FastAPI dependency solving on the
+    verifiers' hot path); metrics must still name it, not count it as unmatched."""
+    await auth_app.client.get("/.well-known/jwks.json")
+    await auth_app.client.head("/.well-known/jwks.json")
+    metrics = (await auth_app.client.get("/metrics")).text
+    for method in ("GET", "HEAD"):
+        assert (
+            f'http_requests_total{{method="{method}",route="/.well-known/jwks.json",status="200"}}'
+            in metrics
+        )

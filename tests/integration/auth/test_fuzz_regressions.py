@@ -32,7 +32,7 @@ async def test_a1_a_nul_in_any_credential_is_refused_not_a_500(
     PostgreSQL, which cannot hold NUL in text ("invalid byte sequence for encoding UTF8")."""
     response = await auth_app.token(form)
     assert response.status_code in (400, 401)
-    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-type"] == "application/json"
     assert response.json()["error"] in ("invalid_client", "invalid_grant", "invalid_request")
 
 

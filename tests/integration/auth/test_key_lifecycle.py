@@ -24,7 +24,7 @@ from auth_service.keys.models import KeyPurpose, KeyStatus
 from auth_service.keys.service import KeyEncryptionKeyMismatchError, KeyPolicy
 from auth_service.settings import get_settings
 from servicekit.db import create_engine, create_sessionmaker
-from tests.support.auth_app import KEK_B64, AuthApp, auth_settings, running_auth
+from tests.support.auth_app import ISSUER, KEK_B64, AuthApp, auth_settings, running_auth
 from tests.support.auth_app import fresh_auth_database as fresh_database
 from tests.support.backends import Backends
 from tests.support.processes import REPO_ROOT
@@ -175,7 +175,7 @@ async def test_production_refuses_an_active_key_wrapped_under_another_kek(
 async def test_a_next_key_is_published_before_it_signs(db_url: str) -> None:
     async with running_auth(auth_settings(db_url)) as app:
         client = await app.create_client()
-        token = await app.client_token(client)
+        token = await app.client_token(client, resource=ISSUER)
         async with app.resources.engine.connect() as conn:
             nxt = (
                 await conn.execute(
@@ -330,7 +330,7 @@ async def test_revoke_drops_the_key_from_jwks_at_once_and_its_tokens_stop_verify
 ) -> None:
     async with running_auth(auth_settings(db_url)) as app:
         user = await app.create_user()
-        token = (await app.login(user))["access_token"]
+        token = (await app.login(user, resource=ISSUER))["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
         assert (await app.client.get("/api/v1/users/me", headers=headers)).status_code == 200
         active = app.keyring.signer(KeyPurpose.ACCESS).kid
@@ -345,7 +345,7 @@ async def test_revoke_drops_the_key_from_jwks_at_once_and_its_tokens_stop_verify
         assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
         # The next key took over at once, and a new next key is already published.
         assert app.keyring.signer(KeyPurpose.ACCESS).kid != active
-        fresh = await app.login(user)
+        fresh = await app.login(user, resource=ISSUER)
         fresh_headers = {"Authorization": "Bearer " + fresh["access_token"]}
         assert (await app.client.get("/api/v1/users/me", headers=fresh_headers)).status_code == 200
 
@@ -356,7 +356,7 @@ async def test_a_retired_key_keeps_verifying_in_a_running_app(
     await _ensure(sessions, policy, now=datetime.now(UTC) - timedelta(days=40))
     async with running_auth(auth_settings(db_url)) as app:
         user = await app.create_user()
-        old = (await app.login(user))["access_token"]
+        old = (await app.login(user, resource=ISSUER))["access_token"]
         old_kid = app.keyring.signer(KeyPurpose.ACCESS).kid
         await _rotate(sessions, policy, now=datetime.now(UTC))
         for _ in range(500):  # the notification reaches the app's watcher

@@ -9,6 +9,7 @@ from urllib.parse import quote_plus
 import jwt
 import pytest
 
+from auth_service.clients.service import PUBLIC_CLIENT_ID
 from tests.support.auth_app import AUDIENCE, ISSUER, AuthApp
 
 
@@ -83,7 +84,7 @@ async def test_bad_client_authentication_is_invalid_client_401(
         form |= {"client_id": "svc_nobody", "client_secret": client.secret}
     response = await auth_app.token(form)
     assert response.status_code == 401
-    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-type"] == "application/json"
     assert response.headers["www-authenticate"].startswith("Basic")
     body = response.json()
     assert body["error"] == "invalid_client"
@@ -151,7 +152,7 @@ async def test_malformed_requests_get_rfc6749_errors_not_500(
         headers={"Content-Type": content_type or "application/x-www-form-urlencoded"},
     )
     assert response.status_code == 400
-    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["content-type"] == "application/json"
     assert response.headers["cache-control"] == "no-store"
     payload = response.json()
     assert payload["error"] == error
@@ -165,7 +166,8 @@ async def test_password_grant_issues_access_and_refresh_tokens(auth_app: AuthApp
     assert claims["sub"] == user.id
     assert claims["roles"] == ["editor"]
     assert claims["tenant_id"] == user.tenant_id
-    assert "client_id" not in claims
+    # RFC 9068 2.2: the registered public client when none authenticated.
+    assert claims["client_id"] == PUBLIC_CLIENT_ID
     refresh_header = jwt.get_unverified_header(body["refresh_token"])
     assert refresh_header["typ"] == "refresh+jwt"
     assert refresh_header["kid"] not in auth_app.keyring.published_kids()

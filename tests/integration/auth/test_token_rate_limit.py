@@ -1,4 +1,5 @@
-"""POST /oauth/token is rate-limited per client address and per identity (429, Retry-After)."""
+"""POST /oauth/token is rate-limited per client address, and per identity on failures only
+(429, Retry-After)."""
 
 from __future__ import annotations
 
@@ -62,6 +63,50 @@ async def test_an_identity_gets_its_burst_whatever_the_address(limited: AuthApp)
             answers.append(await client.post("/oauth/token", data=wrong))
     assert [a.status_code for a in answers[:BURST]] == [400] * BURST  # invalid_grant
     _assert_limited(answers[BURST])
+
+
+async def test_case_variants_of_a_username_share_one_budget(limited: AuthApp) -> None:
+    user = await limited.create_user()
+    variants = [user.email.upper(), f"  {user.email} ", user.email.title(), user.email]
+    answers = []
+    for i, username in enumerate(variants):
+        wrong = {"grant_type": "password", "username": username, "password": "wrong" * 3}
+        async with _from(limited, f"203.0.113.{50 + i}") as client:
+            answers.append(await client.post("/oauth/token", data=wrong))
+    assert [a.status_code for a in answers[:BURST]] == [400] * BURST
+    _assert_limited(answers[BURST])
+
+
+async def test_successes_never_spend_an_identity_budget(limited: AuthApp) -> None:
+    client = await limited.create_client()
+    form = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": client.secret,
+    }
+    for i in range(BURST * 2):
+        async with _from(limited, f"192.0.2.{i + 1}") as http:
+            assert (await http.post("/oauth/token", data=form)).status_code == 200
+
+
+async def test_wrong_secrets_sent_by_others_never_lock_the_client_out(limited: AuthApp) -> None:
+    client = await limited.create_client()
+    right = {
+        "grant_type": "client_credentials",
+        "client_id": client.client_id,
+        "client_secret": client.secret,
+    }
+    answers = []
+    for i in range(BURST + 2):
+        async with _from(limited, f"198.51.100.{100 + i}") as attacker:
+            answers.append(
+                await attacker.post("/oauth/token", data={**right, "client_secret": "guess"})
+            )
+    assert [a.status_code for a in answers[:BURST]] == [401] * BURST
+    for answer in answers[BURST:]:
+        _assert_limited(answer)  # the guesser learns nothing more for a while
+    async with _from(limited, "198.51.100.250") as owner:
+        assert (await owner.post("/oauth/token", data=right)).status_code == 200
 
 
 async def test_the_429_is_documented(limited: AuthApp) -> None:

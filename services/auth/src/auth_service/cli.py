@@ -314,7 +314,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="auth-service", description="auth service commands")
     sub = parser.add_subparsers(title="commands")
     add_migrate_command(sub, section="auth", database_url=lambda: get_settings().database_url)
-    add_serve_command(sub, app="auth_service.main:create_app")
+    add_serve_command(
+        sub,
+        app="auth_service.main:create_app",
+        forwarded_allow_ips=lambda: get_settings().forwarded_allow_ips,
+    )
     _add_keys(sub)
     _add_users(sub)
     _add_clients(sub)

@@ -18,11 +18,13 @@ from datetime import UTC, datetime
 import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
+from auth_service.clients._cache import CredentialsCache
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
 from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
 from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
+from auth_service.tokens._failures import FailureBudget
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.users.service import Passwords
 from servicekit.auth import TokenVerifier
@@ -141,14 +143,15 @@ async def credentials_pool(settings: AuthSettings, stack: AsyncExitStack) -> asy
 
 @dataclass(frozen=True)
 class TokenLimits:
-    """The token endpoint's two budgets: per client address and per identity."""
+    """The token endpoint's two budgets: every request per client address, and failed
+    authentications per identity (a client id, or a normalised username)."""
 
     per_ip: RateLimiter
-    per_identity: RateLimiter
+    per_identity: FailureBudget
 
 
 def token_limits(settings: AuthSettings) -> TokenLimits:
-    """Rate limiters for POST /oauth/token, in this process's memory: auth has no shared store,
+    """Budgets for POST /oauth/token, in this process's memory: auth has no shared store,
     so N replicas allow N times the rate; failed-login lockout (in PostgreSQL) is the budget
     every replica shares."""
     backend = MemoryRateLimitBackend()
@@ -162,14 +165,12 @@ def token_limits(settings: AuthSettings) -> TokenLimits:
             backend=backend,
             name="token-ip",
         ),
-        per_identity=RateLimiter(
+        per_identity=FailureBudget(
             RateLimit(
                 requests=settings.token_requests_per_identity_per_minute,
                 period_s=60,
                 burst=settings.token_burst_per_identity,
-            ),
-            backend=backend,
-            name="token-identity",
+            )
         ),
     )
 
@@ -180,6 +181,7 @@ class AuthState(ServiceState):
     keyring: KeyRing
     key_watcher: KeySetWatcher
     credentials_pool: asyncpg.Pool
+    client_cache: CredentialsCache
     passwords: Passwords
     token_limits: TokenLimits
 
@@ -192,10 +194,13 @@ def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time
         pool = await credentials_pool(settings, stack)
         keyring, watcher = await start_keys(settings, resources, stack, clock=clock)
         # auth verifies its own tokens against its in-memory key ring: no HTTP call to itself.
+        # Its admin API is a resource server of its own, named by the issuer (RFC 8707
+        # `resource=<issuer>` at the token endpoint): a token for orders is not an admin
+        # credential here.
         verifier = TokenVerifier(
             key_source=keyring,
             issuer=settings.issuer,
-            audience=settings.audience,
+            audience=settings.issuer,
             leeway_s=settings.token_leeway_s,
             max_token_bytes=MAX_TOKEN_BYTES,
         )
@@ -206,6 +211,7 @@ def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time
             keyring=keyring,
             key_watcher=watcher,
             credentials_pool=pool,
+            client_cache=CredentialsCache(settings.client_cache_ttl_s),
             passwords=passwords,
             token_limits=token_limits(settings),
         )

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import ipaddress
 from functools import lru_cache
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import KNOWN_DEFAULT_SECRETS, ServiceSettings
+from servicekit.settings import KNOWN_DEFAULT_SECRETS, InsecureSettingsError, ServiceSettings
 
 KEK_BYTES = 32  # AES-256
+# SHA-256 of every key-encryption key that ships in this repository (.env.example; compose,
+# the charts and the docs ship none): public, so production refuses them. A test scans the
+# repository for base64 32-byte values and checks each one is listed here.
+SHIPPED_KEY_ENCRYPTION_KEY_DIGESTS = frozenset(
+    {
+        "a5ce820df2af1c8d7e0df368facebfe847c7c9777d00bf75c4faa2def644a4dd",  # .env.example
+    }
+)
 
 
 def decode_key_encryption_key(value: str) -> bytes:
@@ -36,6 +46,10 @@ class AuthSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/auth"
     # base64 of 32 random bytes; wraps every private signing key (AES-256-GCM).
     key_encryption_key: SecretStr | None = None
+    # Peers whose X-Forwarded-For names the client (comma-separated addresses or CIDRs, or
+    # `*`), passed to uvicorn by `auth-service serve`: the ingress range in production, where
+    # every connection comes from the ingress and per-address budgets would otherwise be one.
+    forwarded_allow_ips: str = "127.0.0.1"
     issuer: str = "http://127.0.0.1:8001"
     audience: str = "orders"
 
@@ -54,12 +68,17 @@ class AuthSettings(ServiceSettings):
     # is promoted only after max-age plus this, so every replica and verifier has it.
     key_reload_interval_s: float = Field(default=10.0, ge=0.5, le=300)
 
+    # How long a replica keeps a service client's row (clients._cache): a client disabled or
+    # given a new secret through another replica keeps its old row here at most this long.
+    client_cache_ttl_s: float = Field(default=5.0, ge=0, le=60)
+
     # Logins
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
     password_min_length: int = Field(default=12, ge=8, le=128)
-    # Token requests (servicekit.ratelimit, per process): per client address, counted before
-    # the form is read; and per identity (client id, or username for the password grant).
+    # Token requests (per process): every request per client address, counted before the form
+    # is read; and failed authentications per identity (client id, or the normalised username
+    # of a password grant): a correct client or user never spends that budget.
     token_requests_per_ip_per_minute: int = Field(default=60, ge=1)
     token_burst_per_ip: int = Field(default=20, ge=1)
     token_requests_per_identity_per_minute: int = Field(default=20, ge=1)
@@ -78,6 +97,20 @@ class AuthSettings(ServiceSettings):
         decode_key_encryption_key(value.get_secret_value())
         return value
 
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses_or_networks(cls, value: str) -> str:
+        entries = [entry.strip() for entry in value.split(",") if entry.strip()]
+        if not entries:
+            raise ValueError("name at least one address, network, or *")
+        for entry in entries:
+            if entry != "*":
+                try:
+                    ipaddress.ip_network(entry, strict=False)
+                except ValueError:
+                    raise ValueError(f"{entry[:60]!r} is not an address or network") from None
+        return ",".join(entries)
+
     @field_validator("key_size")
     @classmethod
     def _supported_key_size(cls, value: int) -> int:
@@ -89,6 +122,22 @@ class AuthSettings(ServiceSettings):
     @classmethod
     def _issuer_without_trailing_slash(cls, value: str) -> str:
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _refuse_shipped_keys_in_production(self) -> AuthSettings:
+        if not self.is_production:
+            return self
+        kek = self.key_encryption_key_bytes()
+        if (
+            kek is not None
+            and hashlib.sha256(kek).hexdigest() in SHIPPED_KEY_ENCRYPTION_KEY_DIGESTS
+        ):
+            # Name the setting, never its value.
+            raise InsecureSettingsError(
+                "production refuses a key-encryption key that ships in the repository: "
+                "key_encryption_key (generate one: base64 of 32 random bytes)"
+            )
+        return self
 
     def key_encryption_key_bytes(self) -> bytes | None:
         """The configured key-encryption key, or None when none (or a placeholder) is set."""

@@ -8,6 +8,7 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
+from servicekit.auth.keys import check_jwks_url
 from servicekit.settings import ServiceSettings
 
 
@@ -23,6 +24,9 @@ class OrdersSettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/orders"
     redis_url: str = "redis://127.0.0.1:6379/0"
     jwks_url: str = "http://127.0.0.1:8001/.well-known/jwks.json"
+    # Production fetches keys over https only, unless this says the path to auth is trusted
+    # (e.g. an in-cluster Service that a NetworkPolicy confines).
+    jwks_trusted_network: bool = False
     jwt_issuer: str = "http://127.0.0.1:8001"
     jwt_audience: str = "orders"
     # Largest request body accepted (413 above it); a pedido of 100 lines is about 10 KiB.
@@ -70,6 +74,15 @@ class OrdersSettings(ServiceSettings):
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
+
+    @property
+    def jwks_requires_https(self) -> bool:
+        return self.is_production and not self.jwks_trusted_network
+
+    @model_validator(mode="after")
+    def _jwks_over_https_in_production(self) -> OrdersSettings:
+        check_jwks_url(self.jwks_url, require_https=self.jwks_requires_https)
+        return self
 
     @model_validator(mode="after")
     def _reservations_outlive_requests(self) -> OrdersSettings:

@@ -33,7 +33,9 @@ def orders_state(settings: OrdersSettings) -> StateBuilder:
     async def build(resources: ServiceResources, stack: AsyncExitStack) -> OrdersState:
         verifier = await start_verifier(
             TokenVerifier(
-                key_source=JwksKeySource(settings.jwks_url),
+                key_source=JwksKeySource(
+                    settings.jwks_url, require_https=settings.jwks_requires_https
+                ),
                 issuer=settings.jwt_issuer,
                 audience=settings.jwt_audience,
             ),

@@ -20,6 +20,25 @@ _MAX_AGE = re.compile(r"max-age=(\d+)")
 # Floors and ceilings keep a misconfigured Cache-Control from hammering auth or pinning keys.
 _MIN_MAX_AGE_S = 5
 _MAX_MAX_AGE_S = 3600
+# RSA moduli below this are factorable by a motivated attacker (NIST SP 800-131A): a JWKS
+# that offers one is answered as if the key were absent.
+MIN_RSA_KEY_BITS = 2048
+# First wait after a failed fetch; it doubles per consecutive failure, up to the cooldown.
+_FIRST_BACKOFF_S = 1.0
+
+
+class InsecureJwksUrlError(ValueError):
+    """A JWKS URL that is not https where https is required (production, untrusted network)."""
+
+
+def check_jwks_url(url: str, *, require_https: bool) -> str:
+    """`url`, or InsecureJwksUrlError when https is required and it is not https. Keys fetched
+    over plain HTTP can be replaced in transit, and with them every token's validity."""
+    if require_https and not url.lower().startswith("https://"):
+        raise InsecureJwksUrlError(
+            "the JWKS URL must be https in production unless the network is trusted"
+        )
+    return url
 
 
 class KeySource(Protocol):
@@ -49,7 +68,14 @@ def parse_jwks(document: Mapping[str, Any]) -> dict[str, RSAPublicKey]:
         kid, n, e = jwk.get("kid"), jwk.get("n"), jwk.get("e")
         if not (isinstance(kid, str) and isinstance(n, str) and isinstance(e, str)):
             continue
-        found[kid] = RSAPublicNumbers(_b64_int(e), _b64_int(n)).public_key()
+        key = RSAPublicNumbers(_b64_int(e), _b64_int(n)).public_key()
+        if key.key_size < MIN_RSA_KEY_BITS:
+            log.warning(
+                "jwks key refused: RSA modulus too small",
+                extra={"kid": kid[:80], "bits": key.key_size},
+            )
+            continue
+        found[kid] = key
     return found
 
 
@@ -79,7 +105,12 @@ class JwksKeySource:
     - A stale set is refreshed in the background while the old keys keep verifying.
     - An unknown kid triggers at most one refetch per cooldown (a flood of forged kids cannot
       turn into a flood of requests to auth).
-    - When auth is unreachable, the last good keys keep serving.
+    - When auth is unreachable, the last good keys keep serving; failed fetches back off
+      (1 s, doubling, at most the cooldown).
+    - The limits hold with no keys too (auth was down at start-up, or published none): a
+      request then waits for a fetch only when the last one is older than its backoff or
+      max-age, never one fetch per request.
+    - `require_https` (production, unless the network is trusted) refuses a plain-HTTP URL.
     """
 
     def __init__(
@@ -90,8 +121,9 @@ class JwksKeySource:
         timeout_s: float = 5.0,
         default_max_age_s: int = 300,
         client: httpx.AsyncClient | None = None,
+        require_https: bool = False,
     ) -> None:
-        self.url = url
+        self.url = check_jwks_url(url, require_https=require_https)
         self.cooldown_s = cooldown_s
         self.default_max_age_s = default_max_age_s
         self._client = client or httpx.AsyncClient(timeout=timeout_s)
@@ -104,6 +136,7 @@ class JwksKeySource:
         self._background: asyncio.Task[None] | None = None
         self.fetches = 0
         self._attempts = 0
+        self._failures = 0
 
     @property
     def generation(self) -> int:
@@ -111,12 +144,16 @@ class JwksKeySource:
 
     async def get(self, kid: str) -> RSAPublicKey | None:
         now = time.monotonic()
-        if not self._keys:
-            await self._refresh()
-        elif now >= self._fresh_until:
-            self._refresh_in_background()
+        fetched = False
+        if now >= self._fresh_until:
+            if self._keys:
+                self._refresh_in_background()
+            else:
+                # Nothing to serve meanwhile: wait for the fetch (concurrent callers share it).
+                await self._refresh()
+                fetched = True
         key = self._keys.get(kid)
-        if key is None and now - self._last_unknown_refetch >= self.cooldown_s:
+        if key is None and not fetched and now - self._last_unknown_refetch >= self.cooldown_s:
             self._last_unknown_refetch = now
             await self._refresh()
             key = self._keys.get(kid)
@@ -141,8 +178,10 @@ class JwksKeySource:
                 response.raise_for_status()
                 keys = parse_jwks(response.json())
             except (httpx.HTTPError, ValueError) as exc:
-                # Keep the last good keys; retry after the cooldown, not on every request.
-                self._fresh_until = time.monotonic() + min(self.cooldown_s, _MAX_MAX_AGE_S)
+                # Keep the last good keys; retry after a backoff, not on every request.
+                self._failures += 1
+                backoff = _FIRST_BACKOFF_S * 2 ** min(self._failures - 1, 16)
+                self._fresh_until = time.monotonic() + min(backoff, self.cooldown_s)
                 log.warning(
                     "jwks refresh failed; serving cached keys",
                     extra={"error": type(exc).__name__, "cached_keys": len(self._keys)},
@@ -150,6 +189,7 @@ class JwksKeySource:
                 return
             finally:
                 self._attempts += 1
+            self._failures = 0
             max_age = self._max_age(response.headers.get("cache-control", ""))
             self._fresh_until = time.monotonic() + max_age
             if set(keys) != set(self._keys):

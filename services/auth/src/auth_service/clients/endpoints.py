@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from auth_service.clients import service
+from auth_service.clients._cache import CredentialsCache
 from auth_service.clients.models import ServiceClient
 from auth_service.clients.permissions import AdminDep
 from auth_service.clients.schemas import (
@@ -17,6 +18,7 @@ from auth_service.clients.schemas import (
     ClientUpdate,
     ClientWithSecret,
 )
+from auth_service.dependencies import get_auth_state
 from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
@@ -71,12 +73,19 @@ async def get_client(client_id: str, admin: AdminDep, session: SessionDep) -> Cl
 
 @router.patch("/{client_id}", response_model=ClientRead, summary="Rename, change roles, disable")
 async def update_client(
-    client_id: str, data: ClientUpdate, admin: AdminDep, session: SessionDep
+    client_id: str, data: ClientUpdate, admin: AdminDep, session: SessionDep, request: Request
 ) -> ClientRead:
     client = await service.update_client(
         session, client_id=client_id, tenant_id=admin.tenant_id, data=data, now=datetime.now(UTC)
     )
+    _forget(request, client_id)
     return ClientRead.model_validate(client)
+
+
+def _forget(request: Request, client_id: str) -> None:
+    """This replica stops using its cached row at once (others within their cache TTL)."""
+    cache: CredentialsCache = get_auth_state(request).client_cache
+    cache.invalidate(client_id)
 
 
 @router.post(
@@ -85,10 +94,11 @@ async def update_client(
     summary="Replace the client's secret; the new one is shown in this answer only",
 )
 async def rotate_secret(
-    client_id: str, admin: AdminDep, session: SessionDep, response: Response
+    client_id: str, admin: AdminDep, session: SessionDep, response: Response, request: Request
 ) -> ClientWithSecret:
     client, secret = await service.rotate_secret(
         session, client_id=client_id, tenant_id=admin.tenant_id, now=datetime.now(UTC)
     )
+    _forget(request, client_id)
     response.headers["Cache-Control"] = NO_STORE
     return _with_secret(client, secret)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ARRAY, CheckConstraint, Column, DateTime, LargeBinary, String
+from sqlalchemy import ARRAY, CheckConstraint, Column, DateTime, LargeBinary, String, text
 from sqlmodel import Field
 
 from auth_service.db import AuthTable
@@ -22,5 +22,7 @@ class ServiceClient(AuthTable, table=True):
     roles: list[str] = Field(sa_column=Column(ARRAY(String(16)), nullable=False))
     tenant_id: str = Field(max_length=64, index=True)
     disabled: bool = False
+    # A public client (RFC 6749 2.1) has no secret: it never gets client_credentials tokens.
+    public: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
     created_at: datetime = Field(sa_type=DateTime(timezone=True))
     updated_at: datetime = Field(sa_type=DateTime(timezone=True))

@@ -18,7 +18,8 @@ _C = ServiceClient.__table__.c  # type: ignore[attr-defined]
 # on a plain asyncpg pool as a cached prepared statement: one round trip, no transaction, no
 # ORM, so that issuing a token costs little more than its RSA signature.
 _CREDENTIALS_SQL = (
-    "SELECT secret_digest, roles, tenant_id, disabled FROM service_clients WHERE client_id = $1"
+    "SELECT secret_digest, roles, tenant_id, disabled, public FROM service_clients"
+    " WHERE client_id = $1"
 )
 
 
@@ -29,6 +30,7 @@ class ClientCredentials:
     roles: tuple[str, ...]
     tenant_id: str
     disabled: bool
+    public: bool = False
 
 
 async def get_credentials(pool: Any, client_id: str) -> ClientCredentials | None:
@@ -36,7 +38,7 @@ async def get_credentials(pool: Any, client_id: str) -> ClientCredentials | None
     row = await pool.fetchrow(_CREDENTIALS_SQL, client_id)
     if row is None:
         return None
-    return ClientCredentials(client_id, bytes(row[0]), tuple(row[1]), row[2], row[3])
+    return ClientCredentials(client_id, bytes(row[0]), tuple(row[1]), row[2], row[3], row[4])
 
 
 async def add(session: AsyncSession, client: ServiceClient) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.clients import repository
+from auth_service.clients._cache import CredentialsCache
 from auth_service.clients.models import ServiceClient
 from auth_service.clients.repository import ClientCredentials
 from auth_service.clients.schemas import ClientCreate, ClientUpdate
@@ -21,6 +22,10 @@ from auth_service.errors import NotFoundError
 log = logging.getLogger("auth_service.clients")
 
 SECRET_BYTES = 32  # 256 bits
+# The registered public client (migration 0002) of password grants that authenticate no
+# client: every access token names a client (RFC 9068 2.2) and every refresh token is bound
+# to one (RFC 6749 6).
+PUBLIC_CLIENT_ID = "public-login"
 # Compared against when the client id is unknown, so both paths do the same work.
 _NO_CLIENT_DIGEST = hashlib.sha256(secrets.token_bytes(SECRET_BYTES)).digest()
 
@@ -39,18 +44,45 @@ def digest(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
 
 
-async def authenticate(
-    pool: Any, *, client_id: str, client_secret: str
+async def _lookup(
+    pool: Any, client_id: str, cache: CredentialsCache | None
 ) -> ClientCredentials | None:
-    """The client if the secret matches an enabled client; one indexed query, one SHA-256
-    and a constant-time comparison (a high-entropy secret needs no slow hash)."""
-    # An id no client can have is not looked up (a NUL would not even reach PostgreSQL's text);
-    # the digest comparison below still runs, so the answer takes as long either way.
-    plausible = len(client_id) <= 64 and "\x00" not in client_id
-    found = await repository.get_credentials(pool, client_id) if plausible else None
+    # An id no client can have is not looked up (a NUL would not even reach PostgreSQL's text).
+    if len(client_id) > 64 or "\x00" in client_id:
+        return None
+    found = cache.get(client_id) if cache is not None else None
+    if found is None:
+        found = await repository.get_credentials(pool, client_id)
+        if found is not None and cache is not None:
+            cache.put(found)
+    return found
+
+
+async def authenticate(
+    pool: Any,
+    *,
+    client_id: str,
+    client_secret: str,
+    cache: CredentialsCache | None = None,
+) -> ClientCredentials | None:
+    """The client if the secret matches an enabled confidential client; one indexed query, one
+    SHA-256 and a constant-time comparison (a high-entropy secret needs no slow hash). A public
+    client has no secret to match, whatever its stored digest."""
+    found = await _lookup(pool, client_id, cache)
+    # The digest comparison runs for unknown ids too, so the answer takes as long either way.
     expected = found.secret_digest if found is not None else _NO_CLIENT_DIGEST
     matches = hmac.compare_digest(digest(client_secret), expected)
-    if found is None or not matches or found.disabled:
+    if found is None or not matches or found.disabled or found.public:
+        return None
+    return found
+
+
+async def identify_public(
+    pool: Any, client_id: str, cache: CredentialsCache | None = None
+) -> ClientCredentials | None:
+    """The enabled public client with this id (it identifies itself, RFC 6749 2.1), or None."""
+    found = await _lookup(pool, client_id, cache)
+    if found is None or not found.public or found.disabled:
         return None
     return found
 

@@ -1,14 +1,27 @@
 """JWS compact tokens: access tokens (typ at+jwt, published keys) and refresh tokens
-(typ refresh+jwt, keys never published). RS256 only, always with a kid."""
+(typ refresh+jwt, keys never published). RS256 only, always with a kid.
+
+Signing is RFC 7515 compact serialization by hand: the header segment of each (kid, typ) is
+encoded once, the claims with one compact `json.dumps`, and `cryptography` signs. PyJWT's
+`encode` rebuilt and re-validated the header and key on every call: in a profile of the
+client_credentials grant it cost a fifth as much as the RSA signature itself. Verification
+stays with PyJWT (decode_refresh_token) and servicekit's verifier.
+"""
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import jwt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
 from auth_service.keys._keyring import KeyRing
 from auth_service.keys.models import KeyPurpose
@@ -32,8 +45,31 @@ class RefreshClaims:
     expires_at: int
 
 
+_PKCS1V15 = padding.PKCS1v15()
+_SHA256 = hashes.SHA256()
+
+
 def new_jti() -> str:
     return uuid.uuid4().hex
+
+
+def _b64url(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+def _json(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
+@lru_cache(maxsize=64)
+def _header_segment(kid: str, typ: str) -> bytes:
+    return _b64url(_json({"alg": ALGORITHM, "typ": typ, "kid": kid}))
+
+
+def _compact_jws(claims: dict[str, Any], key: RSAPrivateKey, *, kid: str, typ: str) -> str:
+    signing_input = _header_segment(kid, typ) + b"." + _b64url(_json(claims))
+    signature = key.sign(signing_input, _PKCS1V15, _SHA256)
+    return (signing_input + b"." + _b64url(signature)).decode("ascii")
 
 
 def sign_access_token(
@@ -62,12 +98,7 @@ def sign_access_token(
     }
     if client_id is not None:
         claims["client_id"] = client_id
-    return jwt.encode(
-        claims,
-        signer.private_key,
-        algorithm=ALGORITHM,
-        headers={"typ": ACCESS_TYP, "kid": signer.kid},
-    )
+    return _compact_jws(claims, signer.private_key, kid=signer.kid, typ=ACCESS_TYP)
 
 
 def sign_refresh_token(
@@ -92,12 +123,7 @@ def sign_refresh_token(
         "jti": jti,
         "fid": family_id,
     }
-    return jwt.encode(
-        claims,
-        signer.private_key,
-        algorithm=ALGORITHM,
-        headers={"typ": REFRESH_TYP, "kid": signer.kid},
-    )
+    return _compact_jws(claims, signer.private_key, kid=signer.kid, typ=REFRESH_TYP)
 
 
 async def decode_refresh_token(

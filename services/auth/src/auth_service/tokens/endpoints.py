@@ -6,6 +6,7 @@ import base64
 import binascii
 import time
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
@@ -13,6 +14,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from auth_service.clients import service as clients
+from auth_service.clients.repository import ClientCredentials
+from auth_service.clients.service import PUBLIC_CLIENT_ID
 from auth_service.dependencies import get_auth_state
 from auth_service.keys._keyring import KeyRing, NoSigningKeyError
 from auth_service.lifespan import TokenLimits
@@ -20,6 +23,7 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens import service
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
 from auth_service.tokens.service import OAuthError, TokenGrant, invalid_client
+from auth_service.users import service as users
 from servicekit.db import SessionDep, get_session
 from servicekit.jsonutil import dumps
 from servicekit.problems import problem_response, problem_type
@@ -48,10 +52,10 @@ def _form_body(model: type[Any]) -> dict[str, Any]:
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {
         "description": text,
-        "content": {"application/problem+json": {"schema": OAuthErrorBody.model_json_schema()}},
+        "content": {"application/json": {"schema": OAuthErrorBody.model_json_schema()}},
     }
     for status, text in (
-        (400, "invalid_request, invalid_grant, unsupported_grant_type"),
+        (400, "invalid_request, invalid_grant, invalid_target, unsupported_grant_type"),
         (401, "invalid_client"),
         (503, "no signing key available"),
     )
@@ -68,10 +72,12 @@ _RATE_LIMITED: dict[int | str, dict[str, Any]] = {
 
 
 def oauth_error_response(exc: OAuthError, *, instance: str) -> Response:
+    """RFC 6749 5.2: `application/json` with `error` and `error_description`; the RFC 9457
+    members stay beside them for clients that read problems."""
     headers = dict(NO_STORE)
     if exc.basic_challenge:
         headers["WWW-Authenticate"] = 'Basic realm="auth", charset="UTF-8"'
-    return problem_response(
+    response = problem_response(
         exc.status,
         title=exc.error.replace("_", " ").capitalize(),
         detail=exc.description,
@@ -80,6 +86,8 @@ def oauth_error_response(exc: OAuthError, *, instance: str) -> Response:
         headers=headers,
         extra={"error": exc.error, "error_description": exc.description},
     )
+    response.headers["content-type"] = "application/json"
+    return response
 
 
 async def read_form(request: Request) -> dict[str, str]:
@@ -162,46 +170,98 @@ def _token_body(grant: TokenGrant) -> bytes:
     return dumps(body)
 
 
-async def _user_grant(
-    request: Request, form: dict[str, str], grant_type: str, client: tuple[str, str] | None
-) -> TokenGrant | OAuthError:
-    """password and refresh_token grants, in the request's session.
+async def identify_client(
+    request: Request, form: dict[str, str], *, default_public: bool
+) -> ClientCredentials:
+    """The client making this request: a confidential client that authenticated, or a public
+    client that named itself with `client_id` (RFC 6749 2.1, no secret), or, when
+    `default_public`, the registered public client of password logins. invalid_client else."""
+    state = get_auth_state(request)
+    pool, cache = state.credentials_pool, state.client_cache
+    given = client_credentials(request, form)
+    if given is not None:
+        found = await clients.authenticate(
+            pool, client_id=given[0], client_secret=given[1], cache=cache
+        )
+    elif "client_id" in form or default_public:
+        found = await clients.identify_public(pool, form.get("client_id", PUBLIC_CLIENT_ID), cache)
+    else:
+        found = None
+    if found is None:
+        raise invalid_client()
+    return found
 
-    The session is opened only for these grants (client_credentials needs none) with the
-    request dependency's own function, so it commits exactly as SessionDep does. Failures come
-    back as values, not exceptions, so what they wrote (a failed login counted, a reused
-    token's family revoked) is committed too.
+
+async def _user_grant(
+    request: Request, form: dict[str, str], grant_type: str, audience: str
+) -> TokenGrant | OAuthError:
+    """password and refresh_token grants.
+
+    The password is checked first with no connection held (argon2 waits for a slot; a burst
+    of logins must not starve the pool). Then the request's session is opened with the request
+    dependency's own function, so it commits exactly as SessionDep does. Failures come back as
+    values, not exceptions, so what they wrote (a failed login counted, a reused token's family
+    revoked) is committed too.
     """
     state = get_auth_state(request)
     settings: AuthSettings = state.settings
     keyring: KeyRing = state.keyring
     now = int(time.time())
-    async with request_session(request) as session:
-        try:
-            # Public clients need no authentication here; credentials given must be right.
-            if client is not None and not await clients.authenticate(
-                state.credentials_pool, client_id=client[0], client_secret=client[1]
-            ):
-                raise invalid_client()
-            if grant_type == "password":
-                return await service.password_grant(
+    try:
+        client = await identify_client(request, form, default_public=True)
+        check = None
+        if grant_type == "password":
+            check = await users.check_password(
+                state.resources.sessionmaker,
+                username=_require(form, "username"),
+                password=_require(form, "password"),
+                passwords=state.passwords,
+                now=datetime.fromtimestamp(now, UTC),
+            )
+        async with request_session(request) as session:
+            try:
+                if check is not None:
+                    return await service.password_grant(
+                        session,
+                        check=check,
+                        client_id=client.client_id,
+                        audience=audience,
+                        keyring=keyring,
+                        settings=settings,
+                        now=now,
+                    )
+                return await service.refresh_token_grant(
                     session,
-                    username=_require(form, "username"),
-                    password=_require(form, "password"),
-                    passwords=state.passwords,
+                    refresh_token=_require(form, "refresh_token"),
+                    client_id=client.client_id,
+                    audience=audience,
                     keyring=keyring,
                     settings=settings,
                     now=now,
                 )
-            return await service.refresh_token_grant(
-                session,
-                refresh_token=_require(form, "refresh_token"),
-                keyring=keyring,
-                settings=settings,
-                now=now,
-            )
-        except OAuthError as exc:
-            return exc
+            except OAuthError as exc:
+                return exc
+    except OAuthError as exc:
+        return exc
+
+
+def _identities(grant_type: str, form: dict[str, str], request: Request) -> tuple[str, ...]:
+    """The failure budgets a request answers to: its client, and the account a password
+    grant logs into, keyed on the normalised username (case variants share one budget)."""
+    keys: list[str] = []
+    header = request.headers.get("authorization")
+    if "client_id" in form:
+        keys.append(f"client:{form['client_id']}")
+    elif header is not None:
+        try:
+            credentials = client_credentials(request, form)
+        except OAuthError:
+            credentials = None
+        if credentials is not None:
+            keys.append(f"client:{credentials[0]}")
+    if grant_type == "password" and "username" in form:
+        keys.append(f"user:{form['username'].strip().casefold()}")
+    return tuple(keys)
 
 
 @router.post(
@@ -216,28 +276,35 @@ async def token(request: Request) -> Response:
     limits: TokenLimits = state.token_limits
     # Per address first, before the body is even read: the cheapest refusal (429).
     await limits.per_ip.enforce(f"ip:{client_ip(request)}")
+    identities: tuple[str, ...] = ()
     try:
         form = await read_form(request)
         grant_type = _require(form, "grant_type")
-        client = client_credentials(request, form)
-        # Then per identity: a client, or the account a password grant tries to log into.
-        identity = client[0] if client is not None else form.get("username")
-        if identity is not None:
-            await limits.per_identity.enforce(f"identity:{identity}")
+        # Then per identity, and only failures spend that budget (tokens._failures). An
+        # account out of budget is refused before its argon2 check (a slow hash is what a
+        # password guesser wants us to spend); a client is checked after its (cheap) secret,
+        # so wrong secrets sent by others never keep the real client from its tokens.
+        identities = _identities(grant_type, form, request)
+        limits.per_identity.check(*[key for key in identities if key.startswith("user:")])
+        audience = service.audience_for(form.get("resource"), state.settings)
         if grant_type == "client_credentials":
+            client = client_credentials(request, form)
             if client is None:
                 raise invalid_client()
-            # The hot path: one prepared statement, one SHA-256, one RSA signature.
+            # The hot path: one SHA-256 and one RSA signature (the client's row comes from
+            # clients._cache, or one prepared statement).
             result: TokenGrant | OAuthError = await service.client_credentials_grant(
                 state.credentials_pool,
+                cache=state.client_cache,
                 client_id=client[0],
                 client_secret=client[1],
+                audience=audience,
                 keyring=state.keyring,
                 settings=state.settings,
                 now=int(time.time()),
             )
         elif grant_type in ("password", "refresh_token"):
-            result = await _user_grant(request, form, grant_type, client)
+            result = await _user_grant(request, form, grant_type, audience)
         else:
             raise OAuthError("unsupported_grant_type", "grant_type is not supported here")
     except OAuthError as exc:
@@ -245,8 +312,25 @@ async def token(request: Request) -> Response:
     except NoSigningKeyError:
         result = OAuthError("temporarily_unavailable", "no signing key is available", status=503)
     if isinstance(result, OAuthError):
+        _charge_failure(limits, result, identities)
         return oauth_error_response(result, instance=request.url.path)
     return Response(_token_body(result), media_type="application/json", headers=NO_STORE)
+
+
+def _charge_failure(limits: TokenLimits, error: OAuthError, identities: tuple[str, ...]) -> None:
+    """Spend the budget of the identity a failure is about: a wrong client secret spends
+    that client's (429 once it is spent), a wrong password the account's. A bad refresh token
+    spends neither (it names no identity anyone could lock out; the address budget covers
+    floods), nor does a wrong password spend the budget of the client it came through (the
+    shared public client would lock out every login)."""
+    prefix = {"invalid_client": "client:", "invalid_grant": "user:"}.get(error.error)
+    if prefix is None:
+        return
+    charged = [key for key in identities if key.startswith(prefix)]
+    if prefix == "client:":
+        limits.per_identity.check(*charged)
+    for key in charged:
+        limits.per_identity.charge(key)
 
 
 @router.post(
@@ -254,21 +338,31 @@ async def token(request: Request) -> Response:
     summary="Revoke a refresh token and its grant (RFC 7009); 200 for unknown tokens too",
     # The answer has no body: Response (not FastAPI's JSON default) documents none.
     response_class=Response,
-    responses={200: {"description": "Revoked, or nothing to revoke"}, 400: _ERRORS[400]},
+    responses={
+        200: {"description": "Revoked, or nothing to revoke"},
+        400: _ERRORS[400],
+        401: _ERRORS[401],
+    },
     openapi_extra=_form_body(RevokeForm),
 )
 async def revoke(request: Request, session: SessionDep) -> Response:
+    """RFC 7009 2.1: a confidential client authenticates (wrong credentials are 401
+    invalid_client); a public client names itself with `client_id`, or is the registered
+    public client of password logins when it sends neither. A client revokes only its own
+    tokens."""
     state = get_auth_state(request)
     try:
         form = await read_form(request)
         token_value = _require(form, "token")
+        client = await identify_client(request, form, default_public=True)
+        await service.revoke(
+            session,
+            token=token_value,
+            client_id=client.client_id,
+            keyring=state.keyring,
+            settings=state.settings,
+            now=int(time.time()),
+        )
     except OAuthError as exc:
         return oauth_error_response(exc, instance=request.url.path)
-    await service.revoke(
-        session,
-        token=token_value,
-        keyring=state.keyring,
-        settings=state.settings,
-        now=int(time.time()),
-    )
     return Response(status_code=200, headers=NO_STORE)

@@ -25,6 +25,10 @@ class RefreshToken(AuthTable, table=True):
     jti: str = Field(primary_key=True, max_length=64)
     family_id: uuid.UUID = Field(index=True)
     user_id: uuid.UUID = Field(foreign_key="users.id", ondelete="CASCADE", index=True)
+    # The client it was issued to: only that client may redeem or revoke it (RFC 6749 s6).
+    client_id: str = Field(
+        max_length=64, foreign_key="service_clients.client_id", ondelete="CASCADE"
+    )
     status: str = Field(max_length=16)
     issued_at: datetime = Field(sa_type=DateTime(timezone=True))
     # Absolute end of the family: rotation hands it on unchanged.

@@ -27,12 +27,19 @@ async def add(session: AsyncSession, token: RefreshToken) -> None:
     await session.flush()
 
 
-async def claim(session: AsyncSession, jti: str, *, now: datetime) -> ClaimedToken | None:
-    """Mark an active, unexpired token used, atomically: of two concurrent uses one wins and
-    the other sees a rotated token (which is reuse)."""
+async def claim(
+    session: AsyncSession, jti: str, *, client_id: str, now: datetime
+) -> ClaimedToken | None:
+    """Mark an active, unexpired token of this client used, atomically: of two concurrent uses
+    one wins and the other sees a rotated token (which is reuse)."""
     result = await session.execute(
         update(RefreshToken)
-        .where(_T.jti == jti, _T.status == RefreshStatus.ACTIVE.value, _T.expires_at > now)
+        .where(
+            _T.jti == jti,
+            _T.client_id == client_id,
+            _T.status == RefreshStatus.ACTIVE.value,
+            _T.expires_at > now,
+        )
         .values(status=RefreshStatus.ROTATED.value)
         .returning(_T.jti, _T.family_id, _T.user_id, _T.expires_at)
     )

@@ -19,12 +19,23 @@ class TokenForm(BaseModel):
     )
     client_secret: str | None = Field(default=None, description="client_secret_post")
     scope: str | None = Field(default=None, description="accepted and ignored: roles decide")
+    resource: str | None = Field(
+        default=None,
+        description=(
+            "RFC 8707: the resource server the access token is for; the issuer's own URL asks "
+            "for a token of auth's admin API, anything else but the default is invalid_target"
+        ),
+    )
 
 
 class RevokeForm(BaseModel):
     """application/x-www-form-urlencoded fields of POST /oauth/revoke (RFC 7009)."""
 
     token: str
+    client_id: str | None = Field(
+        default=None, description="client_secret_post or a public client (or use HTTP Basic)"
+    )
+    client_secret: str | None = Field(default=None, description="client_secret_post")
     # RFC 7009 2.1: a hint the server does not know is ignored, not refused.
     token_type_hint: str | None = Field(
         default=None,
@@ -51,6 +62,7 @@ class OAuthErrorBody(BaseModel):
         "invalid_request",
         "invalid_client",
         "invalid_grant",
+        "invalid_target",
         "unauthorized_client",
         "unsupported_grant_type",
         "temporarily_unavailable",

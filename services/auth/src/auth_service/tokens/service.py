@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.clients import service as clients
+from auth_service.clients._cache import CredentialsCache
 from auth_service.keys._keyring import KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.tokens import repository
@@ -30,7 +31,7 @@ from auth_service.tokens.models import RefreshStatus, RefreshToken
 from auth_service.users import repository as users_repository
 from auth_service.users import service as users
 from auth_service.users.models import User
-from auth_service.users.service import Passwords
+from auth_service.users.service import PasswordCheck
 
 log = logging.getLogger("auth_service.tokens")
 security_log = logging.getLogger("auth_service.security")
@@ -70,24 +71,36 @@ def _ts(epoch: int) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
 
+def audience_for(resource: str | None, settings: AuthSettings) -> str:
+    """RFC 8707: the audience a `resource` asks for. Two resource servers exist: orders (the
+    default audience) and auth's own admin API, named by auth's issuer."""
+    if resource is None or resource == settings.audience:
+        return settings.audience
+    if resource.rstrip("/") == settings.issuer:
+        return settings.issuer
+    raise OAuthError("invalid_target", "resource names no resource server of this issuer")
+
+
 async def client_credentials_grant(
     credentials_pool: Any,
     *,
     client_id: str,
     client_secret: str,
+    audience: str,
     keyring: KeyRing,
     settings: AuthSettings,
     now: int,
+    cache: CredentialsCache | None = None,
 ) -> TokenGrant:
     client = await clients.authenticate(
-        credentials_pool, client_id=client_id, client_secret=client_secret
+        credentials_pool, client_id=client_id, client_secret=client_secret, cache=cache
     )
     if client is None:
         raise invalid_client()
     token = sign_access_token(
         keyring,
         issuer=settings.issuer,
-        audience=settings.audience,
+        audience=audience,
         subject=client.client_id,
         tenant_id=client.tenant_id,
         roles=client.roles,
@@ -103,6 +116,8 @@ async def _issue_for_user(
     session: AsyncSession,
     *,
     user: User,
+    client_id: str,
+    audience: str,
     family_id: uuid.UUID,
     family_expires_at: int,
     keyring: KeyRing,
@@ -112,11 +127,11 @@ async def _issue_for_user(
     access = sign_access_token(
         keyring,
         issuer=settings.issuer,
-        audience=settings.audience,
+        audience=audience,
         subject=str(user.id),
         tenant_id=user.tenant_id,
         roles=user.roles,
-        client_id=None,
+        client_id=client_id,
         now=now,
         ttl_s=settings.access_token_ttl_s,
     )
@@ -136,6 +151,7 @@ async def _issue_for_user(
             jti=jti,
             family_id=family_id,
             user_id=user.id,
+            client_id=client_id,
             status=RefreshStatus.ACTIVE.value,
             issued_at=_ts(now),
             expires_at=_ts(family_expires_at),
@@ -147,26 +163,23 @@ async def _issue_for_user(
 async def password_grant(
     session: AsyncSession,
     *,
-    username: str,
-    password: str,
-    passwords: Passwords,
+    check: PasswordCheck,
+    client_id: str,
+    audience: str,
     keyring: KeyRing,
     settings: AuthSettings,
     now: int,
 ) -> TokenGrant:
-    user = await users.authenticate(
-        session,
-        email=username,
-        password=password,
-        passwords=passwords,
-        settings=settings,
-        now=_ts(now),
-    )
+    """Finish a login whose password was checked (users.check_password, outside any
+    transaction): record the outcome and, on success, issue tokens bound to the client."""
+    user = await users.record_login(session, check, settings=settings, now=_ts(now))
     if user is None:
         raise OAuthError("invalid_grant", _BAD_CREDENTIALS)
     grant, _ = await _issue_for_user(
         session,
         user=user,
+        client_id=client_id,
+        audience=audience,
         family_id=uuid.uuid4(),
         family_expires_at=now + settings.refresh_token_ttl_s,
         keyring=keyring,
@@ -180,12 +193,17 @@ async def refresh_token_grant(
     session: AsyncSession,
     *,
     refresh_token: str,
+    client_id: str,
+    audience: str,
     keyring: KeyRing,
     settings: AuthSettings,
     now: int,
 ) -> TokenGrant:
     """Rotate: the presented token is used up and a new one in the same family replaces it,
-    with the family's absolute expiry. A token presented twice revokes its whole family."""
+    with the family's absolute expiry. A token presented twice revokes its whole family.
+
+    Only the client the token was issued to may redeem it (RFC 6749 6): another client's
+    attempt is refused and changes nothing, so it cannot burn or revoke someone's grant."""
     try:
         claims = await decode_refresh_token(
             refresh_token, keyring=keyring, issuer=settings.issuer, leeway_s=settings.token_leeway_s
@@ -193,10 +211,15 @@ async def refresh_token_grant(
     except InvalidRefreshTokenError as exc:
         log.info("refresh token rejected", extra={"reason": str(exc)})
         raise OAuthError("invalid_grant", _BAD_REFRESH) from None
-    claimed = await repository.claim(session, claims.jti, now=_ts(now))
+    claimed = await repository.claim(session, claims.jti, client_id=client_id, now=_ts(now))
     if claimed is None:
         stored = await repository.get(session, claims.jti)
-        if stored is not None and stored.status == RefreshStatus.ROTATED:
+        if stored is not None and stored.client_id != client_id:
+            security_log.warning(
+                "refresh token presented by another client: refused",
+                extra={"event": "refresh_token_wrong_client", "jti": stored.jti},
+            )
+        elif stored is not None and stored.status == RefreshStatus.ROTATED:
             revoked = await repository.revoke_family(session, stored.family_id, now=_ts(now))
             security_log.warning(
                 "refresh token reuse: family revoked",
@@ -224,6 +247,8 @@ async def refresh_token_grant(
     grant, successor = await _issue_for_user(
         session,
         user=user,
+        client_id=client_id,
+        audience=audience,
         family_id=claimed.family_id,
         family_expires_at=int(claimed.expires_at.timestamp()),
         keyring=keyring,
@@ -235,11 +260,18 @@ async def refresh_token_grant(
 
 
 async def revoke(
-    session: AsyncSession, *, token: str, keyring: KeyRing, settings: AuthSettings, now: int
+    session: AsyncSession,
+    *,
+    token: str,
+    client_id: str,
+    keyring: KeyRing,
+    settings: AuthSettings,
+    now: int,
 ) -> None:
     """RFC 7009: revoking a refresh token ends its whole grant (family). Anything else (an
     access token, an unknown or invalid token) is answered the same way and changes nothing:
-    access tokens are short-lived and not tracked."""
+    access tokens are short-lived and not tracked. A refresh token issued to another client
+    is refused (RFC 7009 2.1): no client can end another client's grants."""
     try:
         claims = await decode_refresh_token(
             token, keyring=keyring, issuer=settings.issuer, leeway_s=settings.token_leeway_s
@@ -249,6 +281,8 @@ async def revoke(
     stored = await repository.get(session, claims.jti)
     if stored is None or str(stored.family_id) != claims.family_id:
         return
+    if stored.client_id != client_id:
+        raise OAuthError("unauthorized_client", "the token was issued to another client")
     count = await repository.revoke_family(session, stored.family_id, now=_ts(now))
     log.info(
         "refresh token family revoked on request",

@@ -7,11 +7,12 @@ import logging
 import secrets
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth_service.errors import ConflictError, InvalidInputError, NotFoundError
 from auth_service.settings import AuthSettings
@@ -32,6 +33,8 @@ class Passwords:
         self._hasher = hasher
         self._dummy_hash = dummy_hash
         self._slots = asyncio.Semaphore(max_parallel)
+        # Verifications done: every login path must cost exactly one (see check_password).
+        self.verifications = 0
 
     @classmethod
     async def create(cls, settings: AuthSettings) -> Passwords:
@@ -54,6 +57,7 @@ class Passwords:
     async def verify(self, password: str, password_hash: str | None) -> tuple[bool, str | None]:
         """(matches, a new hash when the stored one uses outdated parameters)."""
         async with self._slots:
+            self.verifications += 1
             if password_hash is None:
                 await asyncio.to_thread(self._hasher.verify, password, self._dummy_hash)
                 return False, None
@@ -143,45 +147,64 @@ async def update_user(
     return user
 
 
-async def authenticate(
-    session: AsyncSession,
+@dataclass(frozen=True, slots=True)
+class PasswordCheck:
+    """The outcome of the slow part of a login, decided with no database connection held."""
+
+    email: str  # as stored: trimmed, lower case
+    user_id: uuid.UUID | None  # set only when the password matched
+    checked_hash: str | None
+    new_hash: str | None
+
+
+async def check_password(
+    sessionmaker: async_sessionmaker[AsyncSession],
     *,
-    email: str,
+    username: str,
     password: str,
     passwords: Passwords,
-    settings: AuthSettings,
     now: datetime,
-) -> User | None:
-    """The user if the password matches an enabled, unlocked account; None otherwise.
+) -> PasswordCheck:
+    """Read the account, give its connection back, then verify the password.
 
-    Every failure path costs one argon2 verification and gives the caller the same answer,
-    so neither the response nor its timing tells whether the account exists or is locked.
+    Waiting for an argon2 slot while holding a pooled connection (or a row lock) would let a
+    burst of logins starve refresh, the admin API and readiness of connections. Every failure
+    path (unknown, locked, wrong password) costs one read and one argon2 verification; the
+    write that counts it (`record_login`) is the same statement for all of them.
     """
-    user = await repository.get_by_email_for_update(session, email.strip().lower())
-    if user is None:
+    email = username.strip().lower()
+    async with sessionmaker() as session:
+        row = await repository.get_login(session, email)
+    if row is None or (row.locked_until is not None and row.locked_until > now):
         await passwords.verify(password, None)
-        return None
-    if user.locked_until is not None and user.locked_until > now:
-        await passwords.verify(password, None)
-        security_log.info("login refused: account locked", extra={"user_id": str(user.id)})
-        return None
-    ok, new_hash = await passwords.verify(password, user.password_hash)
-    if not ok:
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-            user.failed_logins = 0
-            security_log.warning(
-                "account locked after repeated failed logins",
-                extra={"user_id": str(user.id), "locked_until": user.locked_until.isoformat()},
-            )
-        await repository.flush(session)
-        return None
-    if user.disabled:
-        return None
-    if user.failed_logins or user.locked_until is not None or new_hash is not None:
-        user.failed_logins, user.locked_until = 0, None
-        if new_hash is not None:
-            user.password_hash = new_hash
-        await repository.flush(session)
-    return user
+        return PasswordCheck(email, None, None, None)
+    ok, new_hash = await passwords.verify(password, row.password_hash)
+    return PasswordCheck(email, row.id if ok else None, row.password_hash, new_hash)
+
+
+async def record_login(
+    session: AsyncSession, check: PasswordCheck, *, settings: AuthSettings, now: datetime
+) -> User | None:
+    """The user for a matched password whose account is still enabled and unlocked; else
+    count the failure (a no-op statement for an unknown or locked account) and None."""
+    if check.user_id is not None and check.checked_hash is not None:
+        return await repository.complete_login(
+            session,
+            check.user_id,
+            checked_hash=check.checked_hash,
+            new_hash=check.new_hash,
+            now=now,
+        )
+    locked_until = await repository.count_failure(
+        session,
+        check.email,
+        now=now,
+        max_failures=settings.login_max_failures,
+        locked_until=now + timedelta(minutes=settings.login_lockout_minutes),
+    )
+    if locked_until is not None:
+        security_log.warning(
+            "account locked after repeated failed logins",
+            extra={"locked_until": locked_until.isoformat()},
+        )
+    return None

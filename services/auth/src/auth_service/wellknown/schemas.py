@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from auth_service.settings import AuthSettings
 
 GRANT_TYPES = ("password", "refresh_token", "client_credentials")
+RESPONSE_TYPES = ("none",)
+CLIENT_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 
 
 class Jwk(BaseModel):
@@ -48,10 +50,15 @@ class ProviderMetadata(BaseModel):
             token_endpoint=f"{base}/oauth/token",
             revocation_endpoint=f"{base}/oauth/revoke",
             grant_types_supported=list(GRANT_TYPES),
-            # No authorization endpoint: tokens come only from the token endpoint.
-            response_types_supported=[],
-            token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
-            revocation_endpoint_auth_methods_supported=["none"],
+            # RFC 8414 2 makes this member REQUIRED and strict clients (authlib) refuse an empty
+            # list. There is no authorization endpoint, so no response type yields a code or a
+            # token: "none" (OAuth 2.0 Multiple Response Type Encoding Practices, in IANA's
+            # response-type registry) is the one value that claims nothing. "code" or "token"
+            # would announce flows this server does not have.
+            response_types_supported=list(RESPONSE_TYPES),
+            token_endpoint_auth_methods_supported=list(CLIENT_AUTH_METHODS),
+            # Confidential clients authenticate to revoke (RFC 7009 2.1); public ones cannot.
+            revocation_endpoint_auth_methods_supported=[*CLIENT_AUTH_METHODS, "none"],
             access_token_signing_alg_values_supported=["RS256"],
             subject_types_supported=["public"],
             claims_supported=[
