@@ -173,6 +173,8 @@ def test_orders_settings_want_https_jwks_in_production_unless_trusted(
         "environment": environment,
         "jwks_url": url,
         "jwks_trusted_network": trusted,
+        # Production refuses default secrets too; this test is about the JWKS URL only.
+        "cursor_secret": "a-cursor-secret-only-this-test-uses",
     }
     if ok:
         settings = OrdersSettings(**values)
