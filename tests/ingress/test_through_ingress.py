@@ -151,6 +151,9 @@ def test_each_client_behind_the_proxy_has_its_own_token_budget(stack: IngressSta
         assert 429 not in others, Counter(others)
 
 
+PACE_S = 0.01  # per worker between requests
+
+
 @dataclass
 class Load:
     """A bounded loop of requests through the ingress, from a few client addresses: token
@@ -174,7 +177,9 @@ class Load:
         bearer = {"Authorization": f"Bearer {self.token}"}
         try:
             for n in range(self.max_rounds):
-                if self.stop.is_set():
+                # Steady, not flat out: a paced loop keeps the replicas (and the shared cores)
+                # busy enough to catch a lost request without starving their restarts.
+                if self.stop.wait(PACE_S):
                     return
                 http = clients[n % len(clients)]
                 kind = self.kinds[n % len(self.kinds)]
