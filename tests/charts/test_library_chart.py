@@ -5,6 +5,7 @@ renders nothing of its own, and what is left in the service charts is their own.
 from __future__ import annotations
 
 import re
+import tarfile
 from pathlib import Path
 
 import helm_python
@@ -87,3 +88,22 @@ def test_library_templates_take_names_from_the_including_chart() -> None:
         (migrate,) = pod_spec(job)["containers"]
         assert migrate["command"][-4:] == ["-n", chart, "upgrade", "head"]
         assert [e["name"] for e in migrate["env"]] == [f"{chart.upper()}_DATABASE_URL"]
+
+
+def test_a_packaged_service_chart_carries_the_library(tmp_path: Path) -> None:
+    """`helm package` (what a registry push ships) follows the vendored link: the archive holds
+    the library's files and renders the same objects as the chart directory."""
+    for chart in SERVICE_CHARTS:
+        archive = helm_python.package(str(CHARTS_DIR / chart), destination=str(tmp_path))
+        with tarfile.open(archive) as packed:
+            names = set(packed.getnames())
+        assert f"{chart}/charts/servicelib/templates/_deployment.tpl" in names
+        # A fixed key-encryption key: left empty, each render draws a random one.
+        values = {"secrets": {"keyEncryptionKey": "A" * 43 + "="}} if chart == "auth" else {}
+        renders = [
+            helm_python.Chart.load(source).render(
+                values, name=chart, namespace="apps", is_install=True
+            )
+            for source in (archive, str(CHARTS_DIR / chart))
+        ]
+        assert renders[0] == renders[1]
