@@ -1,4 +1,4 @@
-"""Every pod of the service charts is isolated by a NetworkPolicy, Jobs and CronJobs included:
+"""Every pod of the charts is isolated by a NetworkPolicy, Jobs and CronJobs included:
 migration hooks and key CronJobs reach PostgreSQL and DNS and nothing else, and nothing reaches
 them; helm test pods reach their own server. Evaluated with the NetworkPolicy semantics of
 tests/support/k8s.py over the three charts rendered together."""
@@ -52,7 +52,7 @@ def _isolating(rendered: Rendered, workload: Manifest, direction: str) -> list[s
 ENABLED_CASES = [
     pytest.param(c, k, id=f"{c}-{k}")
     for c, k in CASE_IDS
-    if c in SERVICE_CHARTS and rendered_case(c, k).of_kind("NetworkPolicy")
+    if rendered_case(c, k).of_kind("NetworkPolicy")
 ]
 
 
@@ -60,7 +60,7 @@ ENABLED_CASES = [
 def test_every_pod_is_isolated_in_both_directions(chart: str, case: str) -> None:
     rendered = rendered_case(chart, case)
     workloads = rendered.of_kind(*POD_KINDS)
-    assert {_component(w) for w in workloads} >= {"server", "test"}
+    assert "test" in {_component(w) for w in workloads}
     for workload in workloads:
         name = f"{workload['kind']}/{workload['metadata']['name']}"
         assert _isolating(rendered, workload, "Ingress"), f"{name}: ingress not isolated"
@@ -160,3 +160,13 @@ def test_production_jobs_reach_the_managed_database_by_ip_block(chart: str) -> N
         pod = _pod(workload, workload["metadata"]["name"])
         assert traffic_allowed(policies, pod, database, 5432)
         assert not traffic_allowed(policies, pod, elsewhere, 5432)
+
+
+def test_the_stack_test_pod_reaches_its_servers_only() -> None:
+    test_pod = PODS["stack/test"]
+    assert traffic_allowed(POLICIES, test_pod, PODS["stack/postgresql"], 5432)
+    assert traffic_allowed(POLICIES, test_pod, PODS["stack/redis"], 6379)
+    assert traffic_allowed(POLICIES, test_pod, PODS["kube-dns"], 53)
+    assert not traffic_allowed(POLICIES, test_pod, PODS["auth/server"], 8000)
+    assert not traffic_allowed(POLICIES, test_pod, PODS["internet"], 443)
+    assert not traffic_allowed(POLICIES, PODS["stranger"], test_pod, 5432)
