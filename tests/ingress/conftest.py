@@ -81,11 +81,11 @@ class IngressStack:
         )
         self.nginx.reload(config, self.generation)
 
-    def client(self, source_ip: str, **kwargs: object) -> httpx.Client:
+    def client(self, source_ip: str, *, limits: httpx.Limits | None = None) -> httpx.Client:
         """A client of the ingress connecting from its own loopback address (127.0.0.0/8 is all
         local on Linux): to nginx, as to an ingress controller, a different peer."""
-        transport = httpx.HTTPTransport(local_address=source_ip)
-        return httpx.Client(base_url=self.nginx.url, transport=transport, timeout=30, **kwargs)  # type: ignore[arg-type]
+        transport = httpx.HTTPTransport(local_address=source_ip, limits=limits or httpx.Limits())
+        return httpx.Client(base_url=self.nginx.url, transport=transport, timeout=30)
 
     def cli(self, *args: str) -> str:
         """`auth-service ...` with the replicas' environment."""
