@@ -98,7 +98,7 @@ def test_traffic_between_the_components(source: str, target: str, port: int, all
 )
 def test_every_policy_selects_pods_of_its_chart(chart: str, case: str) -> None:
     rendered = rendered_case(chart, case)
-    workloads = rendered.of_kind("Deployment", "StatefulSet")
+    workloads = rendered.of_kind("Deployment", "StatefulSet", "Job", "CronJob", "Pod")
     for policy in rendered.of_kind("NetworkPolicy"):
         selected = [
             w for w in workloads if selector_matches(policy["spec"]["podSelector"], pod_labels(w))
@@ -125,11 +125,11 @@ def test_every_pod_selector_in_a_peer_finds_a_pod() -> None:
 
 def test_production_reaches_managed_servers_by_ip_block() -> None:
     rendered = rendered_case("orders", "production")
-    (policy,) = rendered.of_kind("NetworkPolicy")
+    policies = rendered.of_kind("NetworkPolicy")
     orders = PodRef("orders", NAMESPACE, pod_labels(rendered.deployment()), {"http": 8000})
     database = PodRef("db", "external", {}, {}, ip="10.20.3.4")
     cache = PodRef("cache", "external", {}, {}, ip="10.30.0.9")
     elsewhere = PodRef("elsewhere", "external", {}, {}, ip="192.168.1.1")
-    assert traffic_allowed([policy], orders, database, 5432)
-    assert traffic_allowed([policy], orders, cache, 6380)
-    assert not traffic_allowed([policy], orders, elsewhere, 5432)
+    assert traffic_allowed(policies, orders, database, 5432)
+    assert traffic_allowed(policies, orders, cache, 6380)
+    assert not traffic_allowed(policies, orders, elsewhere, 5432)

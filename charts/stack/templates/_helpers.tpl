@@ -60,3 +60,12 @@ tolerations:
   {{- toYaml . | nindent 2 }}
 {{- end }}
 {{- end }}
+
+{{/* An image map as a reference: `repository:tag`, pinned with `@digest` when one is given. */}}
+{{- define "stack.image" -}}
+{{- if .digest }}
+{{- printf "%s:%s@%s" .repository .tag .digest }}
+{{- else }}
+{{- printf "%s:%s" .repository .tag }}
+{{- end }}
+{{- end }}

@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.auth_app import KEK_B64, fresh_auth_database
 from tests.support.backends import Backends
-from tests.support.nginx import Nginx
+from tests.support.nginx import Nginx, one_upstream_config
 from tests.support.processes import ServiceProcess
 
 PROXY_ADDRESS = "127.0.0.2"
@@ -50,9 +50,9 @@ def proxied_auth(db_url: str, tmp_path: Path) -> Iterator[Nginx]:
         tmp_path / "auth.log",
         command=("-m", "auth_service.cli", "serve"),
     ).start(timeout_s=90)
-    proxy = Nginx(auth.base_url, tmp_path / "nginx", bind_address=PROXY_ADDRESS)
+    proxy = Nginx(tmp_path / "nginx")
     try:
-        yield proxy.start()
+        yield proxy.start(one_upstream_config(proxy, auth.base_url, bind_address=PROXY_ADDRESS))
     finally:
         proxy.stop()
         auth.stop()
@@ -69,8 +69,8 @@ JUNK = {"grant_type": "client_credentials", "client_id": "svc_none", "client_sec
 
 async def test_junk_from_one_client_never_429s_another(proxied_auth: Nginx) -> None:
     async with (
-        _client_at(proxied_auth.base_url, "127.0.0.3") as noisy,
-        _client_at(proxied_auth.base_url, "127.0.0.4") as quiet,
+        _client_at(proxied_auth.url, "127.0.0.3") as noisy,
+        _client_at(proxied_auth.url, "127.0.0.4") as quiet,
     ):
         # Each junk request names a different forwarded address: a client cannot spoof its
         # way out of its budget, since only the proxy's own hop is believed.
