@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from _pytest.mark import ParameterSet
 
-from tests.support.dockerfile import REPO_ROOT, parse_dockerfile
+from tests.support.dockerfile import REPO_ROOT, image_stages
 from tests.support.k8s import SERVICE_CHARTS, container_port, pod_spec, rendered_case
 from tests.support.routes import serves_get
 
@@ -35,8 +35,10 @@ def test_probe_path_is_a_route_of_the_app(service: str, probe: str, path: str) -
 @pytest.mark.parametrize("service", SERVICE_CHARTS)
 def test_probe_port_is_the_port_the_container_listens_on(service: str) -> None:
     (c,) = pod_spec(rendered_case(service, "defaults").deployment())["containers"]
-    final = parse_dockerfile(REPO_ROOT / "services" / service / "Dockerfile")[-1]
-    cmd = final.all("CMD")[-1].exec_form()
+    # The image's command: the last CMD of the stages a build of this service goes through
+    # (its final stage inherits it from the service's own stage).
+    stages = image_stages(REPO_ROOT / "Dockerfile", {"SERVICE": service})
+    cmd = [stage for stage in stages if stage.all("CMD")][-1].all("CMD")[-1].exec_form()
     listen_port = int(cmd[cmd.index("--port") + 1])
     for probe in PROBES:
         assert container_port(c, c[probe]["httpGet"]["port"]) == listen_port

@@ -98,8 +98,12 @@ def test_a_packaged_service_chart_carries_the_library(tmp_path: Path) -> None:
         with tarfile.open(archive) as packed:
             names = set(packed.getnames())
         assert f"{chart}/charts/servicelib/templates/_deployment.tpl" in names
-        # A fixed key-encryption key: left empty, each render draws a random one.
-        values = {"secrets": {"keyEncryptionKey": "A" * 43 + "="}} if chart == "auth" else {}
+        # Fixed secrets: left empty, each render draws a random key-encryption / cursor key.
+        values = (
+            {"secrets": {"keyEncryptionKey": "A" * 43 + "="}}
+            if chart == "auth"
+            else {"secrets": {"cursorSecret": "a-fixed-cursor-key"}}
+        )
         renders = [
             helm_python.Chart.load(source).render(
                 values, name=chart, namespace="apps", is_install=True

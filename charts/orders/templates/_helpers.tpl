@@ -12,12 +12,29 @@
 
 {{/* What the Secret holds (named in the production error). */}}
 {{- define "orders.secretContents" -}}
-the database and Redis URLs
+the database and Redis URLs and the cursor key
 {{- end }}
 
 {{/* The Secret's data beside the database URL. */}}
 {{- define "orders.secretData" -}}
 {{ .Values.secrets.redisUrlKey }}: {{ .Values.secrets.redisUrl | b64enc | quote }}
+{{ .Values.secrets.cursorSecretKey }}: {{ include "orders.cursorSecretData" . | quote }}
+{{- end }}
+
+{{/* The cursor HMAC key for the Secret's data: the value given, else the one already in the
+     cluster (kept across upgrades, so cursors held by clients stay valid), else 32 random bytes. */}}
+{{- define "orders.cursorSecretData" -}}
+{{- if .Values.secrets.cursorSecret }}
+{{- .Values.secrets.cursorSecret | b64enc }}
+{{- else }}
+{{- $existing := lookup "v1" "Secret" .Release.Namespace (include "servicelib.fullname" .) }}
+{{- $data := dig "data" .Values.secrets.cursorSecretKey "" ($existing | default dict) }}
+{{- if $data }}
+{{- $data }}
+{{- else }}
+{{- randBytes 32 | b64enc | b64enc }}
+{{- end }}
+{{- end }}
 {{- end }}
 
 {{/* Environment of every container that talks to the database and Redis. */}}
@@ -32,6 +49,11 @@ the database and Redis URLs
     secretKeyRef:
       name: {{ include "servicelib.secretName" . }}
       key: {{ .Values.secrets.redisUrlKey }}
+- name: ORDERS_CURSOR_SECRET
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "servicelib.secretName" . }}
+      key: {{ .Values.secrets.cursorSecretKey }}
 {{- end }}
 
 {{/* Egress of the server pods beyond DNS and PostgreSQL: Redis, and auth's JWKS (tokens are
