@@ -20,6 +20,7 @@ import pytest
 
 from servicekit.embedded import free_port
 from tests.support.backends import Backends, asyncpg_dsn
+from tests.support.environment import clean_environ
 from tests.support.metrics import scrape, value
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
@@ -186,7 +187,7 @@ def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
     port = free_port()
     log = (tmp_path / "pid1.log").open("wb")
     env = {
-        **os.environ,
+        **clean_environ(),
         "AUTH_DATABASE_URL": auth_database_url,
         "AUTH_ENVIRONMENT": "test",
         "AUTH_DRAIN_WINDOW_S": "1",

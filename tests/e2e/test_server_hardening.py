@@ -10,7 +10,6 @@ clients' own limits.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from pathlib import Path
 import pytest
 
 from servicekit.embedded import free_port, wait_for_port
+from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT
 
 MAX_HEAD = 8192
@@ -72,7 +72,7 @@ def _serving(tmp: Path, argv: list[str]) -> Iterator[Server]:
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, *argv, "--port", str(port)],
-            env={**os.environ, **ENV},
+            env={**clean_environ(), **ENV},
             stdout=out,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,

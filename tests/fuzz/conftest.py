@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import redis
 from servicekit.migrations import upgrade_head
 from tests.support.auth_app import UNLIMITED_TOKEN_REQUESTS
 from tests.support.backends import Backends, create_database, drop_database
+from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT, ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer, serve_jwks
 
@@ -115,7 +115,7 @@ def _create_users(env: dict[str, str]) -> dict[str, tuple[str, str]]:
                     "--tenant",
                     FUZZ_TENANT,
                 ],
-                env={**os.environ, **env},
+                env={**clean_environ(), **env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,

@@ -6,7 +6,6 @@ here `python -m servicekit.serve <module:factory>`), so SIGTERM drains and exits
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 import httpx
 
 from servicekit.embedded import free_port
+from tests.support.environment import clean_environ
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,7 @@ class ServiceProcess:
         ]
         self.process = subprocess.Popen(
             cmd,
-            env={**os.environ, **_FAST_STOP, **self.env},
+            env={**clean_environ(), **_FAST_STOP, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,

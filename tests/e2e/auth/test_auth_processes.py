@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from tests.support.auth_app import (
     fresh_auth_database,
 )
 from tests.support.backends import Backends
+from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
 APP = "auth_service.main:create_app"
@@ -65,7 +65,7 @@ def _env(db_url: str) -> dict[str, str]:
 def _cli(db_url: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "auth_service.cli", *args],
-        env={**os.environ, **_env(db_url)},
+        env={**clean_environ(), **_env(db_url)},
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,

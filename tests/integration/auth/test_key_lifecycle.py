@@ -27,6 +27,7 @@ from servicekit.db import create_engine, create_sessionmaker
 from tests.support.auth_app import KEK_B64, AuthApp, auth_settings, running_auth
 from tests.support.auth_app import fresh_auth_database as fresh_database
 from tests.support.backends import Backends
+from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT
 
 WRAPPER = KeyWrapper(base64.b64decode(KEK_B64))
@@ -241,7 +242,7 @@ async def test_prune_removes_retired_keys_only_after_their_grace_period(
 
 def _cli(db_url: str, *args: str) -> subprocess.Popen[str]:
     env = {
-        **os.environ,
+        **clean_environ(),
         "AUTH_DATABASE_URL": db_url,
         "AUTH_KEY_ENCRYPTION_KEY": KEK_B64,
         "AUTH_ENVIRONMENT": "test",
