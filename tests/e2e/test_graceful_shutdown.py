@@ -22,6 +22,7 @@ from servicekit.embedded import free_port
 from tests.support.backends import Backends, asyncpg_dsn
 from tests.support.environment import clean_environ
 from tests.support.metrics import scrape, value
+from tests.support.prerequisites import require
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
 DRAIN_S = 2.0
@@ -182,8 +183,7 @@ def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
 ) -> None:
     """As a container's PID 1 (exec form), a process without its own SIGTERM handler ignores
     SIGTERM. The runner, as PID 1 of a fresh PID namespace, drains and exits 0."""
-    if not _pid_namespaces_work():
-        pytest.skip("needs `unshare --pid` (root or user namespaces) to make a PID 1")
+    require(_pid_namespaces_work(), "`unshare --pid` (root or user namespaces) to make a PID 1")
     port = free_port()
     log = (tmp_path / "pid1.log").open("wb")
     env = {
