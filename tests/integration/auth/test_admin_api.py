@@ -160,15 +160,20 @@ async def test_users_and_clients_of_another_tenant_are_404(auth_app: AuthApp) ->
 async def test_a_password_change_ends_refresh_sessions(auth_app: AuthApp) -> None:
     user = await auth_app.create_user()
     tokens = await auth_app.login(user)
+    # The session works before the change, so a refusal after it is the change's doing.
+    before = await auth_app.token(
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert before.status_code == 200, before.text
     headers = await auth_app.admin_headers(user.tenant_id)
     patched = await auth_app.client.patch(
         f"/api/v1/users/{user.id}", json={"password": "another long password"}, headers=headers
     )
     assert patched.status_code == 200
     refresh = await auth_app.token(
-        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        {"grant_type": "refresh_token", "refresh_token": before.json()["refresh_token"]}
     )
-    assert refresh.status_code == 400
+    assert (refresh.status_code, refresh.json()["error"]) == (400, "invalid_grant")
 
 
 async def test_a_client_secret_is_shown_once_stored_as_a_digest_and_works(
