@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -338,13 +339,18 @@ async def test_idempotency_reservation_of_a_dead_process_expires_after_the_lock_
     )
     # What the reserve script leaves behind for a process that then died.
     await redis_client.hset(record, mapping={"fp": fingerprint, "state": "pending", "token": "t"})
-    await redis_client.pexpire(record, 1000)  # its lock TTL
+    lock_ttl_ms = 1000
+    await redis_client.pexpire(record, lock_ttl_ms)
 
     async with client_for(app) as client:
         blocked = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert blocked.status_code == 409
         assert controls.runs == 0
-        await asyncio.sleep(1.05)
+        # Redis expires the reservation on its own clock: wait for that, not for a guess.
+        deadline = time.monotonic() + 10 * lock_ttl_ms / 1000
+        while await redis_client.exists(record):
+            assert time.monotonic() < deadline, "the reservation never expired"
+            await asyncio.sleep(lock_ttl_ms / 1000 / 20)
         freed = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert freed.status_code == 201
         assert "idempotent-replayed" not in freed.headers
