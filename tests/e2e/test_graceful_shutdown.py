@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from tests.support.environment import clean_environ
 from tests.support.metrics import scrape, value
 from tests.support.prerequisites import require
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.waiting import wait_http_ok
 
 DRAIN_S = 2.0
 GRACEFUL_S = 10.0
@@ -213,13 +213,11 @@ def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(base + "/health/live", timeout=1).status_code == 200:
-                    break
-            assert wrapper.poll() is None, (tmp_path / "pid1.log").read_text()
-            time.sleep(0.1)
+        wait_http_ok(
+            base + "/health/live",
+            alive=lambda: wrapper.poll() is None,
+            describe=(tmp_path / "pid1.log").read_text,
+        )
         [pid_1] = psutil.Process(wrapper.pid).children()
         t0 = time.monotonic()
         os.kill(pid_1.pid, signal.SIGTERM)
