@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from tests.support.backends import Backends, create_database, drop_database
 from tests.support.k8s import CHARTS_DIR
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import TestIssuer, serve_jwks
+from tests.support.waiting import poll
 
 CHECK_TIMEOUT_S = 1.0
 HEALTH_JSON = "application/health+json"
@@ -36,13 +36,8 @@ def _closed_port_url(scheme: str = "postgresql://postgres") -> str:
     return f"{scheme}@127.0.0.1:{free_port()}/nothing_here"
 
 
-def _wait_status(url: str, status: int, timeout_s: float = SETTLE_S) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = _probe(url)
-        if response.status_code == status or time.monotonic() > deadline:
-            return response
-        time.sleep(0.1)
+def _wait_status(url: str, status: int) -> httpx.Response:
+    return poll(lambda: _probe(url), lambda r: r.status_code == status, within_s=SETTLE_S)
 
 
 def _probe(url: str) -> httpx.Response:
@@ -61,14 +56,6 @@ def _check(body: dict[str, object], key: str) -> dict[str, object]:
 def _assert_no_secrets(text: str, *secrets: str) -> None:
     for secret in ("127.0.0.1", "localhost", "postgresql", "redis://", *secrets):
         assert secret not in text
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis only this test stops and starts (never the shared one)."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=False).start()
-    yield server
-    server.stop()
 
 
 def test_orders_readiness_follows_redis_and_recovers_without_restart(

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -14,14 +13,6 @@ from servicekit.cache import RedisCache
 from servicekit.embedded import EmbeddedRedis
 from servicekit.redis import create_redis
 from tests.support.cachetools import CountingCompute, cache_counter, read_until
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    """A Redis that keeps its data across a restart (RDB on SIGTERM), like a real one."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

@@ -15,16 +15,14 @@ from redis.asyncio import Redis
 
 from servicekit.idempotency import request_fingerprint, storage_key
 from servicekit.metrics import registry
-from tests.support.backends import Backends
-from tests.support.cachetools import delete_prefix
 from tests.support.keyed_app import (
     Controls,
     auth,
     build_keyed_app,
     client_for,
     count_rows,
-    writes_database,
 )
+from tests.support.redis_keys import delete_prefix
 
 PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 2}]}
 
@@ -33,18 +31,6 @@ PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 2}]}
 async def _drop_test_keys(redis_client: Redis, redis_prefix: str) -> AsyncIterator[None]:
     yield
     await delete_prefix(redis_client, redis_prefix)
-
-
-@pytest.fixture(scope="module")
-async def pool(backends: Backends) -> AsyncIterator[asyncpg.Pool]:
-    async with writes_database(backends.postgres_url) as created:
-        yield created
-
-
-@pytest.fixture
-def tenant() -> str:
-    """A tenant of this test only, so row counts never see another test's rows."""
-    return f"t{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture

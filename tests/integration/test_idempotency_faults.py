@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from servicekit.cache import RedisCache
 from servicekit.embedded import EmbeddedRedis
 from servicekit.redis import create_redis
-from tests.support.backends import Backends
+from tests.support.ids import new_tenant
 from tests.support.keyed_app import (
     Controls,
     auth,
     build_keyed_app,
     client_for,
     count_rows,
-    writes_database,
 )
 
 PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 1}]}
-
-
-@pytest.fixture(scope="module")
-async def pool(backends: Backends) -> AsyncIterator[asyncpg.Pool]:
-    async with writes_database(backends.postgres_url) as created:
-        yield created
 
 
 async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
@@ -42,7 +32,7 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
     redis: Redis = create_redis(server.url())
     cache = RedisCache(redis, name="faults-app", op_timeout_s=1.0, breaker_cooldown_s=0.05)
     controls = Controls()
-    tenant = f"t{uuid.uuid4().hex[:10]}"
+    tenant = new_tenant()
     app = build_keyed_app(pool=pool, redis=redis, controls=controls, cache=cache, op_timeout_s=1.0)
     try:
         async with client_for(app) as client:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.ids import new_tenant
 from tests.support.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
@@ -213,7 +213,7 @@ def test_a_token_from_another_issuer_key_is_401(orders_url: str) -> None:
 
 def test_another_tenants_resources_are_404_not_403(client_for: ClientFactory) -> None:
     mine = _setup(client_for("admin"), "pending")
-    stranger = client_for("admin", tenant_id=f"t-{uuid.uuid4().hex[:12]}")
+    stranger = client_for("admin", tenant_id=new_tenant())
     for route, (_, _, call) in ROUTES.items():
         if "{id}" not in route:
             continue

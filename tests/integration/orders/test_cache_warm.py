@@ -29,10 +29,11 @@ from orders_service.pedidos.service import PedidoService
 from servicekit.cache import decode_entry, unpack_response
 from servicekit.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database
-from tests.support.cachetools import delete_prefix
 from tests.support.environment import clean_environ
-from tests.support.orders import actor, new_tenant, orders_engine_for
+from tests.support.ids import new_tenant
+from tests.support.orders import actor, orders_engine_for
 from tests.support.processes import REPO_ROOT
+from tests.support.redis_keys import delete_prefix
 
 
 @pytest.fixture
