@@ -34,6 +34,9 @@ from tests.support.backends import Backends, asyncpg_dsn, create_database, drop_
 from tests.support.dockerfile import EmulatedImage
 from tests.support.k8s import container_env, container_port, containers, pod_spec, render
 
+# Replays each Dockerfile and boots the image as its chart runs it.
+pytestmark = pytest.mark.slow
+
 SERVICES = ("auth", "orders")
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
 

@@ -20,6 +20,9 @@ from tests.support.backends import Backends
 from tests.support.prerequisites import require
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
+# Headless chromium against both services.
+pytestmark = pytest.mark.slow
+
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium")
 FLAGS = [
     "--headless",

@@ -25,6 +25,9 @@ from tests.support.prerequisites import require
 from tests.support.processes import REPO_ROOT, ServiceProcess
 from tests.support.waiting import wait_http_ok
 
+# Real processes draining for seconds each.
+pytestmark = pytest.mark.slow
+
 DRAIN_S = 2.0
 GRACEFUL_S = 10.0
 # Longer than the drain, shorter than drain + graceful timeout: still running when the drain

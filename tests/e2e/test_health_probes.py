@@ -18,6 +18,9 @@ from tests.support.processes import ServiceProcess
 from tests.support.tokens import TestIssuer, serve_jwks
 from tests.support.waiting import poll
 
+# A service process per test, with dependencies stopped and restarted.
+pytestmark = pytest.mark.slow
+
 CHECK_TIMEOUT_S = 1.0
 HEALTH_JSON = "application/health+json"
 # How long the kubelet waits for a readiness answer (the chart's probe timeout): a probe slower

@@ -25,6 +25,9 @@ from servicekit.embedded import free_port, wait_for_port
 from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT
 
+# Real servers waited on until their head and body deadlines fire.
+pytestmark = pytest.mark.slow
+
 MAX_HEAD = 8192
 MAX_BODY = 8192
 HEAD_TIMEOUT_S = 1.0

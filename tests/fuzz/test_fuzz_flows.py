@@ -19,12 +19,14 @@ from tests.fuzz.test_fuzz_services import ORDERS_DOCUMENT
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer
 
+# Stateful walks over a running service: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 ORDERS_FLOWS = schema_from_document(with_links(ORDERS_DOCUMENT, ORDERS_LINKS), infer_links=False)
 # Suites per test: Hypothesis ends a suite when a walk meets data an earlier walk changed.
 SUITES = 3
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("caller", ["editor", "admin"])
 def test_orders_flows_hold(
     caller: str, orders_process: ServiceProcess, fuzz_issuer: tuple[TestIssuer, JwksServer]
