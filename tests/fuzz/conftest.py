@@ -148,7 +148,7 @@ async def fuzz_auth(
         try:
             yield AuthUnderFuzz(proc, passwords, token_ttl_s=int(env["AUTH_ACCESS_TOKEN_TTL_S"]))
         finally:
-            proc.stop()
+            await asyncio.to_thread(proc.stop)
     finally:
         await drop_database(url)
 

@@ -28,7 +28,7 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
 ) -> None:
     """Redis down: cached reads still 200 from the database; keyed writes 503 and nothing is
     written. Redis back: both work again, and a key from before the outage still replays."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
+    server = await asyncio.to_thread(EmbeddedRedis(tmp_path / "redis", persist=True).start)
     redis: Redis = create_redis(server.url())
     cache = RedisCache(redis, name="faults-app", op_timeout_s=1.0, breaker_cooldown_s=0.05)
     controls = Controls()
@@ -87,4 +87,4 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
             assert await count_rows(pool, tenant=tenant) == 3  # before, unkeyed, retried
     finally:
         await redis.aclose()
-        server.stop()
+        await asyncio.to_thread(server.stop)
