@@ -22,7 +22,7 @@ from tests.support.backends import Backends, create_database, drop_database, ope
 from tests.support.environment import service_settings_in
 from tests.support.prerequisites import ALLOWED_CI_SKIPS, under_ci
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "pytester"]
 
 # The one place Hypothesis is configured. `ci` explores: a new seed every run, printed in the
 # header so a failure reproduces with `--hypothesis-seed=N`; no example database, so nothing is

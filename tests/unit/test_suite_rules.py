@@ -58,3 +58,48 @@ def test_hypothesis_keeps_no_example_database_in_the_checkout() -> None:
     database = settings().database
     where = getattr(database, "path", None)
     assert where is None or REPO_ROOT not in where.resolve().parents
+
+
+INNER_CONFTEST = """
+from tests.conftest import pytest_runtest_makereport  # the hook under test
+"""
+INNER_TESTS = """
+import pytest
+
+def test_needs_something_missing():
+    pytest.skip("no frobnicator here")
+
+@pytest.mark.cluster
+def test_needs_a_cluster():
+    pytest.skip("needs KUBECONFIG")
+
+@pytest.mark.xfail(reason="known")
+def test_known_failure():
+    raise AssertionError
+"""
+
+
+def _inner_run(pytester: pytest.Pytester) -> pytest.RunResult:
+    pytester.makeconftest(INNER_CONFTEST)
+    pytester.makeini(
+        "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
+        "markers =\n    cluster: a cluster test\n"
+    )
+    pytester.makepyfile(INNER_TESTS)
+    return pytester.runpytest("-p", "no:randomly", "-p", "no:cacheprovider")
+
+
+def test_under_ci_a_skip_fails_except_the_cluster_tier(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = _inner_run(pytester)
+    result.assert_outcomes(failed=1, skipped=1, xfailed=1)
+    result.stdout.fnmatch_lines(["*skipped under CI*no frobnicator here*"])
+
+
+def test_locally_a_skip_stays_a_skip(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    _inner_run(pytester).assert_outcomes(skipped=2, xfailed=1)
