@@ -1,4 +1,10 @@
-"""Fixtures shared by every tier: servers once per session, a fresh database per service."""
+"""The suite's rules and session fixtures: servers once per session, a fresh database per service.
+
+Rules kept here, in one place: the Hypothesis profiles and CI's printed rotating seed; no
+`AUTH_*`/`ORDERS_*`/`APP_*` from the outer environment reaches a test; under CI a skip fails
+unless its tier is in `ALLOWED_CI_SKIPS`, and the summary names the skipped tiers; CI prints
+the 15 slowest tests. Shared fixtures live in tests/support/fixtures.py.
+"""
 
 from __future__ import annotations
 
