@@ -39,8 +39,8 @@ fmt: sync
 bench: sync
 	$(RUN) python -m bench.run
 
-# The schema fuzzing of tests/fuzz with its long profile (many more cases, not derandomized);
-# `make test` runs the same suite with the bounded `ci` profile.
+# The schema fuzzing of tests/fuzz with its long profile (many more cases); `make test` runs the
+# same suite with a bounded profile. Found failures are kept in a temporary directory.
 fuzz: sync
 	FUZZ_PROFILE=long HYPOTHESIS_PROFILE=dev $(RUN) pytest tests/fuzz --timeout 3600
 

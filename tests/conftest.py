@@ -1,35 +1,127 @@
-"""Fixtures shared by every tier: servers once per session, a fresh database per service."""
+"""The suite's rules and session fixtures: servers once per session, a fresh database per service.
+
+Rules kept here, in one place: the Hypothesis profiles and CI's printed rotating seed; no
+`AUTH_*`/`ORDERS_*`/`APP_*` from the outer environment reaches a test; under CI a skip fails
+unless its tier is in `ALLOWED_CI_SKIPS`, and the summary names the skipped tiers; CI prints
+the 15 slowest tests. Shared fixtures live in tests/support/fixtures.py.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import random
+import tempfile
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
+from hypothesis import core as hypothesis_core
+from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.database import DirectoryBasedExampleDatabase
 from redis.asyncio import Redis
 
 from servicekit.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database, open_backends
+from tests.support.environment import service_settings_in
+from tests.support.prerequisites import ALLOWED_CI_SKIPS, under_ci
 
-# Bounded Hypothesis profiles: `ci` keeps `make test` inside its time budget; `thorough` is
-# for local runs (`HYPOTHESIS_PROFILE=thorough make test`).
+pytest_plugins = ["tests.support.fixtures", "pytester"]
+
+# The one place Hypothesis is configured. `ci` explores: a new seed every run, printed in the
+# header so a failure reproduces with `--hypothesis-seed=N`; no example database, so nothing is
+# written into the checkout. `dev` (local `make test`) is bounded too and keeps found failures
+# in a temporary directory so they replay first next time. `thorough` is for deliberate local
+# runs (`HYPOTHESIS_PROFILE=thorough make test`); `make fuzz` raises tests/fuzz's own budget.
+HYPOTHESIS_HOME = Path(tempfile.gettempdir()) / f"hypothesis-{Path(__file__).parents[1].name}"
+set_hypothesis_home_dir(HYPOTHESIS_HOME)  # its caches too, never `.hypothesis/` in the checkout
+_LOCAL_DATABASE = HYPOTHESIS_HOME / "examples"
+_COMMON = settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", _COMMON, max_examples=30, database=None, print_blob=True)
 settings.register_profile(
-    "ci",
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    derandomize=True,
+    "dev", _COMMON, max_examples=60, database=DirectoryBasedExampleDatabase(_LOCAL_DATABASE)
 )
 settings.register_profile(
-    "dev", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "thorough", _COMMON, max_examples=500, database=DirectoryBasedExampleDatabase(_LOCAL_DATABASE)
 )
-settings.register_profile(
-    "thorough", max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if under_ci() else "dev"))
+
+# Service settings found in the environment at start-up, put back when the run ends.
+_OUTER_SERVICE_SETTINGS: dict[str, str] = {}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Before collection: some test modules build settings at import time.
+    _OUTER_SERVICE_SETTINGS.update(service_settings_in(os.environ))
+    for name in _OUTER_SERVICE_SETTINGS:
+        del os.environ[name]
+    if under_ci():
+        if config.getoption("hypothesis_seed", None) is None:
+            # A rotating seed: every CI run explores new examples, and prints how to replay.
+            seed = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().getrandbits(32))
+            hypothesis_core.global_force_seed = seed  # type: ignore[assignment]
+        if not config.option.durations:
+            config.option.durations = 15
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    os.environ.update(_OUTER_SERVICE_SETTINGS)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    lines = [f"hypothesis profile: {settings.get_current_profile_name()}"]
+    seed = getattr(hypothesis_core, "global_force_seed", None)
+    if seed is not None:
+        lines.append(f"hypothesis seed: {seed} (replay with --hypothesis-seed={seed})")
+    if _OUTER_SERVICE_SETTINGS:
+        names = ", ".join(sorted(_OUTER_SERVICE_SETTINGS))
+        lines.append(f"service settings ignored from the environment: {names}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say which tiers did not run and why: the only skips CI allows."""
+    for marker, reason in ALLOWED_CI_SKIPS.items():
+        skipped = [
+            r
+            for r in terminalreporter.stats.get("skipped", [])
+            if marker in getattr(r, "keywords", {})
+        ]
+        if skipped:
+            terminalreporter.write_line(f"{len(skipped)} {marker} tests skipped: {reason}")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Under CI a skip is a failure, except for the tiers `ALLOWED_CI_SKIPS` names: a test that
+    quietly did not run must not look like one that passed."""
+    report: pytest.TestReport = yield
+    if (
+        under_ci()
+        and report.skipped
+        and not hasattr(report, "wasxfail")
+        and not any(marker in item.keywords for marker in ALLOWED_CI_SKIPS)
+    ):
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, which allows no skip here: {report.longrepr}"
+    return report
+
+
+@pytest.fixture(autouse=True)
+def _no_service_settings_from_environment() -> Iterator[None]:
+    """Every test starts with no AUTH_*/ORDERS_*/APP_* variable; whatever it sets is undone,
+    even when written to `os.environ` directly rather than through `monkeypatch`."""
+    before = service_settings_in(os.environ)
+    for name in before:
+        del os.environ[name]
+    yield
+    for name in service_settings_in(os.environ):
+        del os.environ[name]
+    os.environ.update(before)
 
 
 @pytest.fixture(scope="session")

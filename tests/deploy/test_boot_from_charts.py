@@ -15,10 +15,11 @@ answer 404 here, and these tests say so.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,9 @@ from tests.deploy.conftest import ImageFactory
 from tests.support.backends import Backends, asyncpg_dsn, create_database, drop_database
 from tests.support.dockerfile import EmulatedImage
 from tests.support.k8s import container_env, container_port, containers, pod_spec, render
+
+# Replays each Dockerfile and boots the image as its chart runs it.
+pytestmark = pytest.mark.slow
 
 SERVICES = ("auth", "orders")
 PROBES = ("startupProbe", "livenessProbe", "readinessProbe")
@@ -47,9 +51,17 @@ class Booted:
     database_url: str
     process: subprocess.Popen[bytes]
     log: Path
+    # Starts the Deployment's server again on a free port, logging to the given file.
+    launch: Callable[[int, Path], subprocess.Popen[bytes]]
 
     def log_tail(self) -> str:
         return self.log.read_text(errors="replace")[-3000:]
+
+    def another(self, log: Path) -> Booted:
+        """A second server of the same pod, for a test that stops it: the module's one stays
+        up for the other tests whatever order they run in."""
+        port = free_port()
+        return dataclasses.replace(self, port=port, process=self.launch(port, log), log=log)
 
 
 def _localized(cmd: list[str], port: int) -> list[str]:
@@ -101,20 +113,23 @@ async def booted(
     (container,) = spec["containers"]
     probe_port = container_port(container, container["startupProbe"]["httpGet"]["port"])
     assert image.cmd[image.cmd.index("--port") + 1] == str(probe_port)
+    container_env_ = container_env(rendered, container)
+
+    def launch(port: int, log: Path) -> subprocess.Popen[bytes]:
+        env = {**container_env_, f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port)}
+        run_env = _process_env(image, env)
+        with log.open("wb") as sink:
+            return subprocess.Popen(
+                image.resolve(_localized(image.cmd, port), run_env),
+                env=run_env,
+                cwd=workdir,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+            )
+
     port = free_port()
-    env = container_env(rendered, container)
-    env.update({f"{prefix}_HOST": "127.0.0.1", f"{prefix}_PORT": str(port)})
-    run_env = _process_env(image, env)
     log = tmp_path_factory.mktemp(f"boot-{service}") / "server.log"
-    with log.open("wb") as sink:
-        process = await asyncio.to_thread(
-            subprocess.Popen,
-            image.resolve(_localized(image.cmd, port), run_env),
-            env=run_env,
-            cwd=workdir,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-        )
+    process = await asyncio.to_thread(launch, port, log)
     prestop = container["lifecycle"]["preStop"]["sleep"]["seconds"]
     booted = Booted(
         service=service,
@@ -125,6 +140,7 @@ async def booted(
         database_url=database_url,
         process=process,
         log=log,
+        launch=launch,
     )
     try:
         yield booted
@@ -191,12 +207,24 @@ def test_probe_answers_200_at_its_port_and_path(booted: Booted, probe: str) -> N
     assert response.status_code == 200, f"{booted.service} {path} answered {response.status_code}"
 
 
-def test_sigterm_stops_within_the_grace_period(booted: Booted) -> None:
+def test_sigterm_stops_within_the_grace_period(booted: Booted, tmp_path: Path) -> None:
     """After preStop, the kubelet sends SIGTERM and waits the rest of the grace period."""
-    assert booted.process.poll() is None, booted.log_tail()
-    booted.process.send_signal(signal.SIGTERM)
+    own = booted.another(tmp_path / "server.log")
     try:
-        code = booted.process.wait(timeout=booted.grace_seconds)
-    except subprocess.TimeoutExpired:
-        pytest.fail(f"still running {booted.grace_seconds}s after SIGTERM:\n{booted.log_tail()}")
-    assert code == 0, f"exit code {code}:\n{booted.log_tail()}"
+        startup = _wait_for_probe(own, "startupProbe")
+        assert startup.status_code == 200, own.log_tail()
+        own.process.send_signal(signal.SIGTERM)
+        try:
+            code = own.process.wait(timeout=own.grace_seconds)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {own.grace_seconds}s after SIGTERM:\n{own.log_tail()}")
+        assert code == 0, f"exit code {code}:\n{own.log_tail()}"
+    finally:
+        if own.process.poll() is None:
+            own.process.kill()
+            own.process.wait()
+
+
+def test_the_shared_server_outlives_the_sigterm_test(booted: Booted) -> None:
+    """Whatever ran before (pytest-randomly shuffles), the module's server is still up."""
+    assert booted.process.poll() is None, booted.log_tail()

@@ -23,7 +23,11 @@ import pytest
 from playwright.async_api import Page, Route, async_playwright
 
 from tests.support.backends import Backends
+from tests.support.prerequisites import require
 from tests.support.processes import REPO_ROOT, ServiceProcess
+
+# Headless chromium against both services.
+pytestmark = pytest.mark.slow
 
 CHROMIUM = Path(os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium")
 FLAGS = [
@@ -36,13 +40,12 @@ FLAGS = [
 ARTIFACTS = REPO_ROOT / "artifacts" / "docs"
 ISSUER = "https://auth.docs-test"
 
-# Under CI the test always runs (.ci/run installs chromium): a missing browser fails it.
-if not CHROMIUM.exists() and not os.environ.get("CI"):
-    pytest.skip(
-        "Debian's chromium is not installed (apt-get install chromium); CI installs it and "
-        "runs this test",
-        allow_module_level=True,
-    )
+# Under CI the test always runs (.ci/run installs chromium): a missing browser fails the run.
+require(
+    CHROMIUM.exists(),
+    f"chromium not found at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)",
+    allow_module_level=True,
+)
 
 
 @pytest.fixture(scope="module")

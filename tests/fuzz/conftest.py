@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import secrets
 import subprocess
 import sys
@@ -22,12 +21,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from servicekit.migrations import upgrade_head
 from tests.support.auth_app import UNLIMITED_TOKEN_REQUESTS
 from tests.support.backends import Backends, create_database, drop_database
+from tests.support.environment import clean_environ
+from tests.support.ids import redis_test_prefix
 from tests.support.processes import REPO_ROOT, ServiceProcess
+from tests.support.redis_keys import delete_prefix_at
 from tests.support.tokens import JwksServer, TestIssuer, serve_jwks
 
 ROLES = ("viewer", "editor", "admin")
@@ -121,7 +122,7 @@ def _create_users(env: dict[str, str]) -> dict[str, tuple[str, str]]:
                     "--tenant",
                     FUZZ_TENANT,
                 ],
-                env={**os.environ, **env},
+                env={**clean_environ(), **env},
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
@@ -153,7 +154,7 @@ async def fuzz_auth(
         try:
             yield AuthUnderFuzz(proc, passwords, token_ttl_s=int(env["AUTH_ACCESS_TOKEN_TTL_S"]))
         finally:
-            proc.stop()
+            await asyncio.to_thread(proc.stop)
     finally:
         await drop_database(url)
 
@@ -172,7 +173,7 @@ def orders_process(
 ) -> Iterator[ServiceProcess]:
     issuer, jwks = fuzz_issuer
     # Cache entries and idempotency records under this run's own prefix, deleted at the end.
-    prefix = f"test:{uuid.uuid4().hex[:12]}:fuzz-orders:"
+    prefix = redis_test_prefix("fuzz-orders")
     env = {
         "ORDERS_DATABASE_URL": orders_database_url,
         "ORDERS_REDIS_URL": backends.redis_url,
@@ -189,10 +190,4 @@ def orders_process(
         yield proc
     finally:
         proc.stop()
-        client = redis.Redis.from_url(backends.redis_url)
-        try:
-            keys = list(client.scan_iter(match=prefix + "*", count=1000))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_prefix_at(backends.redis_url, prefix)

@@ -11,8 +11,10 @@ from __future__ import annotations
 import copy
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+from hypothesis.errors import FlakyStrategyDefinition
 from schemathesis import Case, Response
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation.stateful.state_machine import APIStateMachine
@@ -118,3 +120,15 @@ class HardenedFlows(APIStateMachine):
             super().validate_response(response, case, additional_checks=CUSTOM_CHECKS, **kwargs)
         except FailureGroup as failure:
             self.failures.append(failure)
+
+
+def run_tolerating_changed_data(run: Callable[[], None]) -> bool:
+    """Run one suite; False when Hypothesis ended it because a replayed walk met data an earlier
+    walk changed (`FlakyStrategyDefinition`). Every other error propagates: a transport error,
+    a crash in a rule, or a `FlakyFailure`, which carries an error the first walk raised and
+    its replay did not, is a failure of the run, never a reason to try the next suite."""
+    try:
+        run()
+    except FlakyStrategyDefinition:
+        return False
+    return True

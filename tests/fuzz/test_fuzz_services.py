@@ -22,6 +22,9 @@ from tests.fuzz.harness import call_and_validate, schema_from_document
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer
 
+# Schema fuzzing of both running services: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
 AUTH_DOCUMENT: dict[str, Any] = create_auth_app(AuthSettings(environment="test")).openapi()
 ORDERS_DOCUMENT: dict[str, Any] = create_orders_app(OrdersSettings(environment="test")).openapi()
 

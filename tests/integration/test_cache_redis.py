@@ -11,7 +11,8 @@ from redis.asyncio import Redis
 
 from servicekit.cache import RedisCache, WarmEntry, decode_entry
 from tests.support.backends import Backends
-from tests.support.cachetools import CountingCompute, cache_counter, delete_prefix, read_until
+from tests.support.cachetools import CountingCompute, cache_counter, read_until
+from tests.support.redis_keys import delete_prefix
 
 
 @pytest.fixture(autouse=True)

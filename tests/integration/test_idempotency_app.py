@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator
 
@@ -14,16 +15,14 @@ from redis.asyncio import Redis
 
 from servicekit.idempotency import request_fingerprint, storage_key
 from servicekit.metrics import registry
-from tests.support.backends import Backends
-from tests.support.cachetools import delete_prefix
 from tests.support.keyed_app import (
     Controls,
     auth,
     build_keyed_app,
     client_for,
     count_rows,
-    writes_database,
 )
+from tests.support.redis_keys import delete_prefix
 
 PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 2}]}
 
@@ -32,18 +31,6 @@ PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 2}]}
 async def _drop_test_keys(redis_client: Redis, redis_prefix: str) -> AsyncIterator[None]:
     yield
     await delete_prefix(redis_client, redis_prefix)
-
-
-@pytest.fixture(scope="module")
-async def pool(backends: Backends) -> AsyncIterator[asyncpg.Pool]:
-    async with writes_database(backends.postgres_url) as created:
-        yield created
-
-
-@pytest.fixture
-def tenant() -> str:
-    """A tenant of this test only, so row counts never see another test's rows."""
-    return f"t{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
@@ -338,13 +325,18 @@ async def test_idempotency_reservation_of_a_dead_process_expires_after_the_lock_
     )
     # What the reserve script leaves behind for a process that then died.
     await redis_client.hset(record, mapping={"fp": fingerprint, "state": "pending", "token": "t"})
-    await redis_client.pexpire(record, 1000)  # its lock TTL
+    lock_ttl_ms = 1000
+    await redis_client.pexpire(record, lock_ttl_ms)
 
     async with client_for(app) as client:
         blocked = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert blocked.status_code == 409
         assert controls.runs == 0
-        await asyncio.sleep(1.05)
+        # Redis expires the reservation on its own clock: wait for that, not for a guess.
+        deadline = time.monotonic() + 10 * lock_ttl_ms / 1000
+        while await redis_client.exists(record):
+            assert time.monotonic() < deadline, "the reservation never expired"
+            await asyncio.sleep(lock_ttl_ms / 1000 / 20)
         freed = await client.post("/api/v1/pedidos", json=PEDIDO, headers=auth(tenant, key="d"))
         assert freed.status_code == 201
         assert "idempotent-replayed" not in freed.headers

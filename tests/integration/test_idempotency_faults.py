@@ -3,34 +3,24 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 from redis.asyncio import Redis
 
 from servicekit.cache import RedisCache
 from servicekit.embedded import EmbeddedRedis
 from servicekit.redis import create_redis
-from tests.support.backends import Backends
+from tests.support.ids import new_tenant
 from tests.support.keyed_app import (
     Controls,
     auth,
     build_keyed_app,
     client_for,
     count_rows,
-    writes_database,
 )
 
 PEDIDO = {"customer_id": "c-1", "items": [{"item_id": "i-1", "quantity": 1}]}
-
-
-@pytest.fixture(scope="module")
-async def pool(backends: Backends) -> AsyncIterator[asyncpg.Pool]:
-    async with writes_database(backends.postgres_url) as created:
-        yield created
 
 
 async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
@@ -38,11 +28,11 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
 ) -> None:
     """Redis down: cached reads still 200 from the database; keyed writes 503 and nothing is
     written. Redis back: both work again, and a key from before the outage still replays."""
-    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
+    server = await asyncio.to_thread(EmbeddedRedis(tmp_path / "redis", persist=True).start)
     redis: Redis = create_redis(server.url())
     cache = RedisCache(redis, name="faults-app", op_timeout_s=1.0, breaker_cooldown_s=0.05)
     controls = Controls()
-    tenant = f"t{uuid.uuid4().hex[:10]}"
+    tenant = new_tenant()
     app = build_keyed_app(pool=pool, redis=redis, controls=controls, cache=cache, op_timeout_s=1.0)
     try:
         async with client_for(app) as client:
@@ -97,4 +87,4 @@ async def test_idempotency_and_cache_when_redis_stops_and_comes_back(
             assert await count_rows(pool, tenant=tenant) == 3  # before, unkeyed, retried
     finally:
         await redis.aclose()
-        server.stop()
+        await asyncio.to_thread(server.stop)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import random
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -15,6 +14,7 @@ from redis.asyncio import Redis
 from servicekit.cache import JITTER_MAX, JITTER_MIN, CacheEntry, RedisCache, _ttl_ms, encode_entry
 from tests.support.backends import Backends
 from tests.support.cachetools import CountingCompute
+from tests.support.ids import redis_test_prefix
 
 bases = st.floats(min_value=60, max_value=86_400, allow_nan=False)
 
@@ -70,7 +70,7 @@ async def test_cache_with_a_fixed_random_source_early_recompute_fires_exactly_pe
     lead = -delta * math.log(rand)
     assume(abs((now + lead) - expiry) > 1e-6)  # off the float knife-edge
     expected = now + lead >= expiry
-    namespace = f"test:{uuid.uuid4().hex[:12]}:"
+    namespace = redis_test_prefix()
     cache = RedisCache(
         xfetch_redis,
         name="xfetch",

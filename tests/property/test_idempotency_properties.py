@@ -17,15 +17,15 @@ from redis.asyncio import Redis
 
 from servicekit.idempotency import InvalidKeyError, parse_idempotency_key, storage_key
 from tests.support.backends import Backends
-from tests.support.cachetools import delete_prefix
+from tests.support.ids import new_tenant, redis_test_prefix
 from tests.support.keyed_app import (
     Controls,
     auth,
     build_keyed_app,
     client_for,
     count_rows,
-    writes_database,
 )
+from tests.support.redis_keys import delete_prefix
 
 SAFE = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:~+/="
 safe_keys = st.text(alphabet=SAFE, min_size=1, max_size=255)
@@ -98,18 +98,12 @@ def test_idempotency_distinct_tenant_subject_route_never_share_a_storage_key(
 
 
 @pytest.fixture(scope="module")
-async def pool(backends: Backends) -> AsyncIterator[asyncpg.Pool]:
-    async with writes_database(backends.postgres_url) as created:
-        yield created
-
-
-@pytest.fixture(scope="module")
 async def app_client(
     pool: asyncpg.Pool, backends: Backends
 ) -> AsyncIterator[tuple[httpx.AsyncClient, Controls]]:
     redis = Redis.from_url(backends.redis_url)
     controls = Controls()
-    namespace = f"test:{uuid.uuid4().hex[:12]}:idem:"
+    namespace = redis_test_prefix("idem")
     app = build_keyed_app(pool=pool, redis=redis, controls=controls, namespace=namespace)
     async with client_for(app) as client:
         yield client, controls
@@ -130,7 +124,7 @@ async def test_idempotency_any_sequence_of_replays_makes_one_row_and_identical_r
     (status, body, Location)."""
     client, _ = app_client
     rng = random.Random(seed)
-    tenant = f"t{uuid.uuid4().hex[:10]}"
+    tenant = new_tenant()
     headers = {**auth(tenant, key=uuid.uuid4().hex), "Content-Type": "application/json"}
     first = await client.post("/api/v1/pedidos", content=encode(pedido, rng), headers=headers)
     assert first.status_code == 201
@@ -155,7 +149,7 @@ async def test_idempotency_same_key_with_another_body_is_always_422_and_changes_
     if json.dumps(original, sort_keys=True) == json.dumps(other, sort_keys=True):
         other = {**other, "customer_id": other["customer_id"] + "x"}
     client, controls = app_client
-    tenant = f"t{uuid.uuid4().hex[:10]}"
+    tenant = new_tenant()
     headers = auth(tenant, key=uuid.uuid4().hex)
     first = await client.post("/api/v1/pedidos", json=original, headers=headers)
     runs = controls.runs

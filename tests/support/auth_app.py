@@ -28,6 +28,7 @@ from auth_service.users.schemas import Role, UserCreate
 from servicekit.migrations import upgrade_head
 from servicekit.state import ServiceResources, service_state
 from tests.support.backends import create_database, drop_database
+from tests.support.ids import new_tenant
 
 # One key-encryption key for the whole run: every test app can open every test key.
 KEK_B64 = base64.b64encode(secrets.token_bytes(32)).decode()
@@ -63,10 +64,6 @@ def auth_settings(database_url: str, **overrides: Any) -> AuthSettings:
         **overrides,
     }
     return AuthSettings(**values)
-
-
-def unique_tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:10]}"
 
 
 @dataclass
@@ -110,7 +107,7 @@ class AuthApp:
         password: str = PASSWORD,
         email: str | None = None,
     ) -> User:
-        tenant_id = tenant_id or unique_tenant()
+        tenant_id = tenant_id or new_tenant()
         email = email or f"u-{uuid.uuid4().hex[:12]}@example.com"
         async with self.resources.sessionmaker.begin() as session:
             user = await users_service.create_user(
@@ -128,7 +125,7 @@ class AuthApp:
     async def create_client(
         self, *, roles: list[Role] | None = None, tenant_id: str | None = None
     ) -> Client:
-        tenant_id = tenant_id or unique_tenant()
+        tenant_id = tenant_id or new_tenant()
         async with self.resources.sessionmaker.begin() as session:
             client, secret = await clients_service.create_client(
                 session,

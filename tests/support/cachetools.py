@@ -6,8 +6,6 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
-
 from servicekit.cache import RedisCache
 from servicekit.metrics import registry
 
@@ -38,13 +36,6 @@ def cache_counter(metric: str, cache: str, **labels: str) -> float:
         f"servicekit_cache_{metric}_total", {"cache": cache, **labels}
     )
     return value or 0.0
-
-
-async def delete_prefix(redis: Redis, prefix: str) -> None:
-    """Delete what a test wrote under its own prefix (idempotency records live 24 h)."""
-    keys = [key async for key in redis.scan_iter(match=prefix + "*", count=500)]
-    if keys:
-        await redis.delete(*keys)
 
 
 async def read_until(cache: RedisCache, key: str, expected: bytes, *, within_s: float) -> bytes:

@@ -34,10 +34,6 @@ async def rolled_back(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             await trans.rollback()
 
 
-def new_tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
-
-
 def actor(tenant_id: str, subject: str = "tester") -> Actor:
     return Actor(tenant_id=tenant_id, subject=subject)
 

@@ -6,18 +6,16 @@ here `python -m servicekit.serve <module:factory>`), so SIGTERM drains and exits
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import httpx
-
 from servicekit.embedded import free_port
+from tests.support.environment import clean_environ
+from tests.support.waiting import START_TIMEOUT_S, wait_http_ok
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +41,9 @@ class ServiceProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, *, ready_path: str = "/health/live", timeout_s: float = 60) -> ServiceProcess:
+    def start(
+        self, *, ready_path: str = "/health/live", timeout_s: float = START_TIMEOUT_S
+    ) -> ServiceProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         cmd = [
@@ -57,23 +57,23 @@ class ServiceProcess:
         ]
         self.process = subprocess.Popen(
             cmd,
-            env={**os.environ, **_FAST_STOP, **self.env},
+            env={**clean_environ(), **_FAST_STOP, **self.env},
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=REPO_ROOT,
         )
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.app} exited early:\n{self.read_log()[-4000:]}")
-            try:
-                if httpx.get(self.base_url + ready_path, timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise TimeoutError(f"{self.app} not ready in {timeout_s}s:\n{self.read_log()[-4000:]}")
+        process = self.process
+        try:
+            wait_http_ok(
+                self.base_url + ready_path,
+                within_s=timeout_s,
+                alive=lambda: process.poll() is None,
+                describe=lambda: f"{self.app}:\n{self.read_log()[-4000:]}",
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
 
     def read_log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
 import subprocess
 import sys
 import threading
@@ -30,6 +29,7 @@ from tests.support.auth_app import (
     fresh_auth_database,
 )
 from tests.support.backends import Backends
+from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT, ServiceProcess
 
 APP = "auth_service.main:create_app"
@@ -65,7 +65,7 @@ def _env(db_url: str) -> dict[str, str]:
 def _cli(db_url: str, *args: str) -> str:
     done = subprocess.run(
         [sys.executable, "-m", "auth_service.cli", *args],
-        env={**os.environ, **_env(db_url)},
+        env={**clean_environ(), **_env(db_url)},
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
@@ -81,7 +81,7 @@ def _start_together(procs: list[ServiceProcess]) -> None:
 
     def start(proc: ServiceProcess) -> None:
         try:
-            proc.start(timeout_s=90)
+            proc.start()
         except BaseException as exc:  # noqa: BLE001 - reported by the caller
             errors.append(exc)
 
@@ -99,7 +99,7 @@ async def test_replicas_starting_together_create_and_serve_one_key_set(
 ) -> None:
     replicas = [ServiceProcess(APP, _env(db_url), tmp_path / f"auth-{i}.log") for i in range(2)]
     try:
-        _start_together(replicas)
+        await asyncio.to_thread(_start_together, replicas)
         async with httpx.AsyncClient() as http:
             documents = [await http.get(r.base_url + "/.well-known/jwks.json") for r in replicas]
         assert documents[0].content == documents[1].content
@@ -123,7 +123,7 @@ async def test_replicas_starting_together_create_and_serve_one_key_set(
         ]
     finally:
         for replica in replicas:
-            replica.stop()
+            await asyncio.to_thread(replica.stop)
 
 
 async def _client_token(
@@ -141,7 +141,7 @@ async def _client_token(
 async def test_a_jwks_verifier_stops_accepting_a_revoked_keys_tokens_after_its_next_refresh(
     db_url: str, tmp_path: Path
 ) -> None:
-    auth = ServiceProcess(APP, _env(db_url), tmp_path / "auth.log").start(timeout_s=90)
+    auth = await asyncio.to_thread(ServiceProcess(APP, _env(db_url), tmp_path / "auth.log").start)
     source = JwksKeySource(auth.base_url + "/.well-known/jwks.json", cooldown_s=0)
     try:
         created = await asyncio.to_thread(
@@ -192,4 +192,4 @@ async def test_a_jwks_verifier_stops_accepting_a_revoked_keys_tokens_after_its_n
         assert (await verifier.verify(new)).client_id == values["client_id"]
     finally:
         await source.aclose()
-        auth.stop()
+        await asyncio.to_thread(auth.stop)

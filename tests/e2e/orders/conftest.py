@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
-import redis
 
 from tests.support.backends import Backends
+from tests.support.ids import redis_test_prefix
 from tests.support.orders import add_idempotency_key
 from tests.support.processes import ServiceProcess
+from tests.support.redis_keys import delete_prefix_at
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
 ClientFactory = Callable[..., httpx.Client]
@@ -51,15 +52,9 @@ def jwks_url(issuer: TestIssuer) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def orders_redis_prefix(backends: Backends) -> Iterator[str]:
     """The prefix of every Redis key the session's orders process writes; deleted at the end."""
-    prefix = f"test:{uuid.uuid4().hex[:12]}:orders:"
+    prefix = redis_test_prefix("orders")
     yield prefix
-    client = redis.Redis.from_url(backends.redis_url)
-    try:
-        keys = list(client.scan_iter(match=prefix + "*", count=1000))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_prefix_at(backends.redis_url, prefix)
 
 
 @pytest.fixture(scope="session")
@@ -82,12 +77,6 @@ def orders_url(
         yield proc.base_url
     finally:
         proc.stop()
-
-
-@pytest.fixture
-def tenant() -> str:
-    """A tenant of this test alone: tests share one database and never see each other."""
-    return f"t-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture

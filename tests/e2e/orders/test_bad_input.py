@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.ids import new_tenant
 
 PROBLEM = "application/problem+json"
 
@@ -188,7 +189,7 @@ def test_a_sku_already_live_in_the_tenant_is_409(client_for: ClientFactory) -> N
     other = editor.post("/api/v1/items", json=item_body(sku="OTHER")).json()
     _problem(editor.patch(f"/api/v1/items/{other['id']}", json={"sku": "DUP"}), 409)
     # Another tenant may use the same SKU.
-    stranger = client_for("editor", tenant_id=f"t-{uuid.uuid4().hex[:12]}")
+    stranger = client_for("editor", tenant_id=new_tenant())
     assert stranger.post("/api/v1/items", json=item_body(sku="DUP")).status_code == 201
 
 

@@ -13,16 +13,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.e2e.orders.conftest import item_body
+from tests.support.ids import new_tenant
 from tests.support.metrics import scrape, value
 from tests.support.tokens import TestIssuer
 
 PEDIDOS = "/api/v1/pedidos"
 REPLAYED = ("idempotent-replayed", "x-idempotent-replayed")
 PROBLEM = "application/problem+json"
-
-
-def _tenant() -> str:
-    return f"t-{uuid.uuid4().hex[:12]}"
 
 
 def _client(
@@ -77,7 +74,7 @@ def test_any_sequence_of_replays_creates_one_pedido_and_answers_like_the_first(
     quoted), exactly one pedido exists and every answer has the first one's status, body and
     Location, marked as a replay."""
     rng = random.Random(seed)
-    with _client(orders_url, issuer, tenant=_tenant()) as api:
+    with _client(orders_url, issuer, tenant=new_tenant()) as api:
         body = {"customer_id": "c1", "items": [{"item_id": _new_item(api), "quantity": quantity}]}
         key = uuid.uuid4().hex
         first = api.post(PEDIDOS, content=_encode(body, rng), headers=_keyed(key))
@@ -105,7 +102,7 @@ def test_the_same_key_with_another_request_is_422_and_changes_nothing(
 ) -> None:
     """For any change to the request (body or target), a reused key is a 422 problem: no
     second pedido, no changed pedido, and the original request still replays."""
-    with _client(orders_url, issuer, tenant=_tenant()) as api:
+    with _client(orders_url, issuer, tenant=new_tenant()) as api:
         item = _new_item(api)
         body: dict[str, Any] = {"customer_id": "c1", "items": [{"item_id": item, "quantity": 1}]}
         key = uuid.uuid4().hex
@@ -147,7 +144,7 @@ async def _post_all(
 def test_fifty_parallel_identical_keyed_posts_create_exactly_one_pedido(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    tenant = _tenant()
+    tenant = new_tenant()
     with _client(orders_url, issuer, tenant=tenant) as api:
         body = {"customer_id": "c1", "items": [{"item_id": _new_item(api), "quantity": 1}]}
         token = issuer.issue(tenant_id=tenant, sub="user-1", roles=["admin"])
@@ -172,7 +169,7 @@ def test_fifty_parallel_identical_keyed_posts_create_exactly_one_pedido(
 def test_confirm_requires_a_key_and_a_replay_reserves_stock_once(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    with _client(orders_url, issuer, tenant=_tenant()) as api:
+    with _client(orders_url, issuer, tenant=new_tenant()) as api:
         item = _new_item(api, quantity=10)
         body = {"customer_id": "c1", "items": [{"item_id": item, "quantity": 4}]}
         missing = api.post(PEDIDOS, json=body)
@@ -209,7 +206,7 @@ def test_confirm_requires_a_key_and_a_replay_reserves_stock_once(
 def test_optional_keys_on_item_writes_replay_without_writing_again(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    with _client(orders_url, issuer, tenant=_tenant()) as api:
+    with _client(orders_url, issuer, tenant=new_tenant()) as api:
         key = uuid.uuid4().hex
         body = item_body()
         created = api.post("/api/v1/items", json=body, headers={"Idempotency-Key": key})
@@ -234,12 +231,12 @@ def test_optional_keys_on_item_writes_replay_without_writing_again(
 def test_keys_never_replay_for_another_tenant_or_subject(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    tenant = _tenant()
+    tenant = new_tenant()
     key = uuid.uuid4().hex
     with (
         _client(orders_url, issuer, tenant=tenant, sub="alice") as alice,
         _client(orders_url, issuer, tenant=tenant, sub="bob") as bob,
-        _client(orders_url, issuer, tenant=_tenant(), sub="alice") as alice_elsewhere,
+        _client(orders_url, issuer, tenant=new_tenant(), sub="alice") as alice_elsewhere,
     ):
         item = _new_item(alice)
         body = {"customer_id": "c1", "items": [{"item_id": item, "quantity": 1}]}
@@ -264,7 +261,7 @@ def test_keys_never_replay_for_another_tenant_or_subject(
 def test_rejections_are_not_stored_so_the_key_can_be_retried(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    tenant = _tenant()
+    tenant = new_tenant()
     key = uuid.uuid4().hex
     with _client(orders_url, issuer, tenant=tenant) as api:
         body = {"customer_id": "c1", "items": [{"item_id": _new_item(api), "quantity": 1}]}
@@ -288,7 +285,7 @@ def test_rejections_are_not_stored_so_the_key_can_be_retried(
 def test_replays_carry_a_request_id_and_are_counted_on_metrics(
     orders_url: str, issuer: TestIssuer
 ) -> None:
-    with _client(orders_url, issuer, tenant=_tenant()) as api:
+    with _client(orders_url, issuer, tenant=new_tenant()) as api:
         body = {"customer_id": "c1", "items": [{"item_id": _new_item(api), "quantity": 1}]}
         key = uuid.uuid4().hex
         api.post(PEDIDOS, json=body, headers=_keyed(key))

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from dataclasses import dataclass
 
 import httpx
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.ids import new_tenant
 from tests.support.metrics import scrape, value
 from tests.support.tokens import TestIssuer
 
@@ -91,8 +91,8 @@ def test_the_cache_never_serves_another_tenants_item(
     item_id = owner.post(ITEMS, json=item_body()).json()["id"]
     for _ in range(3):
         _item(owner, item_id)
-    stranger = client_for("admin", tenant_id=f"t-{uuid.uuid4().hex[:12]}")
-    same_subject = client_for("admin", tenant_id=f"t-{uuid.uuid4().hex[:12]}", sub="user-1")
+    stranger = client_for("admin", tenant_id=new_tenant())
+    same_subject = client_for("admin", tenant_id=new_tenant(), sub="user-1")
     for client in (stranger, same_subject):
         for headers in ({}, {"If-None-Match": '"1"'}):
             response = client.get(f"{ITEMS}/{item_id}", headers=headers)

@@ -4,17 +4,17 @@ Redis pub/sub, long before that layer's own TTL would (the staleness bound of th
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import redis
 
 from tests.e2e.orders.conftest import item_body, orders_env
 from tests.support.backends import Backends
+from tests.support.ids import redis_test_prefix
 from tests.support.processes import ServiceProcess
+from tests.support.redis_keys import delete_prefix_at
 from tests.support.tokens import TestIssuer
 
 # Far beyond the test's patience: a change seen in time was delivered by pub/sub.
@@ -26,7 +26,7 @@ SEEN_WITHIN_S = 5
 def replicas(
     backends: Backends, orders_database_url: str, jwks_url: str, tmp_path: Path
 ) -> Iterator[tuple[str, str]]:
-    prefix = f"test:{uuid.uuid4().hex[:12]}:replicas:"
+    prefix = redis_test_prefix("replicas")
     env = orders_env(
         database_url=orders_database_url,
         redis_url=backends.redis_url,
@@ -41,11 +41,7 @@ def replicas(
     finally:
         one.stop()
         two.stop()
-        client = redis.Redis.from_url(backends.redis_url)
-        keys = list(client.scan_iter(match=prefix + "*"))
-        if keys:
-            client.delete(*keys)
-        client.close()
+        delete_prefix_at(backends.redis_url, prefix)
 
 
 def _seen(client: httpx.Client, url: str, check: object) -> float:

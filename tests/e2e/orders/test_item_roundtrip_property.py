@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orders_service.money import CURRENCIES, minor_units
+from tests.support.ids import new_tenant
 from tests.support.tokens import TestIssuer
 
 printable = st.characters(blacklist_categories=["Cs", "Cc"])
@@ -53,7 +53,7 @@ def test_post_then_get_returns_the_posted_data(
 ) -> None:
     """For any valid item body: GET after POST returns the same fields, normalised as the API
     promises (amount with two decimals, tags without repeats, status from the stock)."""
-    token = issuer.issue(tenant_id=f"t-{uuid.uuid4().hex[:12]}", roles=["editor"])
+    token = issuer.issue(tenant_id=new_tenant(), roles=["editor"])
     with httpx.Client(base_url=orders_url, headers={"Authorization": f"Bearer {token}"}) as api:
         created = api.post("/api/v1/items", json=body)
         assert created.status_code == 201, created.text

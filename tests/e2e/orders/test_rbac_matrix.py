@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -10,6 +9,7 @@ import httpx
 import pytest
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
+from tests.support.ids import new_tenant
 from tests.support.tokens import TestIssuer
 
 PROBLEM = "application/problem+json"
@@ -42,6 +42,20 @@ def _setup(admin: httpx.Client, pedido_state: str) -> World:
 
 
 Call = Callable[[httpx.Client, World], httpx.Response]
+
+
+def tenant_state(reader: httpx.Client) -> dict[str, object]:
+    """Everything of the tenant's a call could change: every item (with its version) and every
+    pedido in full (status, lines, version)."""
+    items = reader.get("/api/v1/items", params={"limit": 100})
+    pedidos = reader.get("/api/v1/pedidos", params={"limit": 100})
+    assert items.status_code == pedidos.status_code == 200, (items.text, pedidos.text)
+    full = [reader.get(f"/api/v1/pedidos/{p['id']}").json() for p in pedidos.json()["items"]]
+    return {
+        "items": sorted(items.json()["items"], key=lambda i: str(i["id"])),
+        "pedidos": sorted(full, key=lambda p: str(p["id"])),
+    }
+
 
 # route -> (permission it needs, state the pedido must be in for success, the call)
 ROUTES: dict[str, tuple[str, str, Call]] = {
@@ -146,11 +160,13 @@ GRANTS = {
 def test_role_x_route(client_for: ClientFactory, role: str, route: str) -> None:
     permission, state, call = ROUTES[route]
     world = _setup(client_for("admin"), state)
+    before = tenant_state(client_for("admin"))
     response = call(client_for(role), world)
     if permission in GRANTS[role]:
         assert response.status_code in (200, 201, 204), response.text
     else:
         assert response.status_code == 403, response.text
+        assert tenant_state(client_for("admin")) == before, "a refused call changed data"
         assert response.headers["content-type"] == PROBLEM
         assert response.json()["missing_permission"] == permission
         assert permission in response.json()["detail"]
@@ -162,11 +178,29 @@ def test_no_token_is_401_with_a_bearer_challenge(
 ) -> None:
     _, state, call = ROUTES[route]
     world = _setup(client_for("admin"), state)
+    before = tenant_state(client_for("admin"))
     with httpx.Client(base_url=orders_url) as anonymous:
         response = call(anonymous, world)
     assert response.status_code == 401
+    assert tenant_state(client_for("admin")) == before, "a refused call changed data"
     assert response.headers["www-authenticate"].startswith("Bearer")
     assert response.headers["content-type"] == PROBLEM
+
+
+@pytest.mark.parametrize(
+    "route", [r for r, (permission, _, _) in ROUTES.items() if permission in GRANTS["editor"]]
+)
+def test_the_unchanged_check_sees_a_call_that_did_change_something(
+    client_for: ClientFactory, route: str
+) -> None:
+    """Planted defect: were a refused write to go through, `tenant_state` would show it. Every
+    route an editor may call changes it, except reads."""
+    permission, state, call = ROUTES[route]
+    world = _setup(client_for("admin"), state)
+    before = tenant_state(client_for("admin"))
+    assert call(client_for("editor"), world).status_code in (200, 201, 204)
+    changed = tenant_state(client_for("admin")) != before
+    assert changed == (not permission.endswith(":read")), route
 
 
 def test_a_token_from_another_issuer_key_is_401(orders_url: str) -> None:
@@ -179,7 +213,7 @@ def test_a_token_from_another_issuer_key_is_401(orders_url: str) -> None:
 
 def test_another_tenants_resources_are_404_not_403(client_for: ClientFactory) -> None:
     mine = _setup(client_for("admin"), "pending")
-    stranger = client_for("admin", tenant_id=f"t-{uuid.uuid4().hex[:12]}")
+    stranger = client_for("admin", tenant_id=new_tenant())
     for route, (_, _, call) in ROUTES.items():
         if "{id}" not in route:
             continue

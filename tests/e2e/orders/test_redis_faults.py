@@ -9,8 +9,7 @@ restarting orders, and nothing cached before the outage hides a write made durin
 from __future__ import annotations
 
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -19,18 +18,13 @@ import redis
 
 from servicekit.embedded import EmbeddedRedis
 from tests.e2e.orders.conftest import item_body, orders_env
+from tests.support.ids import new_tenant
 from tests.support.metrics import scrape, value
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import TestIssuer
+from tests.support.waiting import poll
 
 PEDIDOS = "/api/v1/pedidos"
-
-
-@pytest.fixture
-def own_redis(tmp_path: Path) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path / "redis", persist=True).start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
@@ -52,21 +46,19 @@ def orders_on_own_redis(
         proc.stop()
 
 
-def _until(check: object, *, within_s: float) -> httpx.Response:
+def _until(check: Callable[[], httpx.Response], *, within_s: float) -> httpx.Response:
     """Call `check()` until it answers a 2xx (a client honouring Retry-After does this)."""
-    deadline = time.monotonic() + within_s
-    while True:
-        response: httpx.Response = check()  # type: ignore[operator]
-        if response.is_success or time.monotonic() > deadline:
-            return response
+
+    def only_503(response: httpx.Response) -> None:
         assert response.status_code == 503, response.text
-        time.sleep(0.1)
+
+    return poll(check, lambda r: r.is_success, within_s=within_s, check=only_503)
 
 
 def test_redis_outage_reads_from_postgres_refuses_keyed_writes_and_recovers(
     own_redis: EmbeddedRedis, orders_on_own_redis: str, issuer: TestIssuer
 ) -> None:
-    tenant = f"t-{uuid.uuid4().hex[:12]}"
+    tenant = new_tenant()
     token = issuer.issue(tenant_id=tenant, roles=["admin"])
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=orders_on_own_redis, headers=headers, timeout=30) as api:
@@ -156,7 +148,7 @@ def test_a_hanging_redis_costs_reads_a_deadline_at_most_and_refuses_keyed_writes
 ) -> None:
     """Redis accepts connections but answers nothing (CLIENT PAUSE): item reads still 200
     from PostgreSQL within the cache's deadline, keyed writes 503 without writing."""
-    token = issuer.issue(tenant_id=f"t-{uuid.uuid4().hex[:12]}", roles=["admin"])
+    token = issuer.issue(tenant_id=new_tenant(), roles=["admin"])
     with httpx.Client(
         base_url=orders_on_own_redis, headers={"Authorization": f"Bearer {token}"}, timeout=30
     ) as api:

@@ -7,7 +7,8 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-from tests.support.auth_app import ISSUER, AuthApp, unique_tenant
+from tests.support.auth_app import ISSUER, AuthApp
+from tests.support.ids import new_tenant
 
 
 async def test_me_returns_the_callers_account(auth_app: AuthApp) -> None:
@@ -45,7 +46,7 @@ async def test_me_without_a_token_is_401_with_a_bearer_challenge(auth_app: AuthA
 async def test_an_admin_creates_lists_reads_and_updates_users_of_its_tenant(
     auth_app: AuthApp,
 ) -> None:
-    tenant = unique_tenant()
+    tenant = new_tenant()
     headers = await auth_app.admin_headers(tenant)
     email = f"New-{uuid.uuid4().hex[:8]}@Example.com"
     created = await auth_app.client.post(
@@ -162,21 +163,26 @@ async def test_users_and_clients_of_another_tenant_are_404(auth_app: AuthApp) ->
 async def test_a_password_change_ends_refresh_sessions(auth_app: AuthApp) -> None:
     user = await auth_app.create_user()
     tokens = await auth_app.login(user, resource=ISSUER)
+    # The session works before the change, so a refusal after it is the change's doing.
+    before = await auth_app.token(
+        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+    )
+    assert before.status_code == 200, before.text
     headers = await auth_app.admin_headers(user.tenant_id)
     patched = await auth_app.client.patch(
         f"/api/v1/users/{user.id}", json={"password": "another long password"}, headers=headers
     )
     assert patched.status_code == 200
     refresh = await auth_app.token(
-        {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
+        {"grant_type": "refresh_token", "refresh_token": before.json()["refresh_token"]}
     )
-    assert refresh.status_code == 400
+    assert (refresh.status_code, refresh.json()["error"]) == (400, "invalid_grant")
 
 
 async def test_a_client_secret_is_shown_once_stored_as_a_digest_and_works(
     auth_app: AuthApp,
 ) -> None:
-    tenant = unique_tenant()
+    tenant = new_tenant()
     headers = await auth_app.admin_headers(tenant)
     created = await auth_app.client.post(
         "/api/v1/clients", json={"name": "billing", "roles": ["editor"]}, headers=headers

@@ -21,9 +21,9 @@ from tests.support.auth_app import (
     auth_settings,
     fresh_auth_database,
     running_auth,
-    unique_tenant,
 )
 from tests.support.backends import Backends
+from tests.support.ids import new_tenant
 
 
 async def _run_cli(
@@ -51,7 +51,7 @@ async def test_users_create_reads_the_password_from_stdin_and_the_user_can_log_i
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    tenant = unique_tenant()
+    tenant = new_tenant()
     email = f"{tenant}@example.com"
     code, out, _ = await _run_cli(
         monkeypatch,
@@ -97,7 +97,7 @@ async def test_clients_create_prints_a_secret_that_works_once_shown(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    tenant = unique_tenant()
+    tenant = new_tenant()
     code, out, _ = await _run_cli(
         monkeypatch,
         capsys,

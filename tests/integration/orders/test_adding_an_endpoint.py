@@ -28,7 +28,8 @@ from orders_service.permissions import CanReadItems, actor_of
 from orders_service.settings import OrdersSettings
 from servicekit.db import SessionDep
 from tests.support.backends import Backends
-from tests.support.orders import make_item, new_tenant
+from tests.support.ids import new_tenant
+from tests.support.orders import make_item
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
 ISSUER_KEYS = TestIssuer()

@@ -17,7 +17,8 @@ from redis.asyncio import Redis
 
 from servicekit.cache import _INVALIDATE, RedisCache
 from tests.support.backends import Backends
-from tests.support.cachetools import CountingCompute, delete_prefix
+from tests.support.cachetools import CountingCompute
+from tests.support.redis_keys import delete_prefix
 
 
 class _DelHeldRedis(Redis):

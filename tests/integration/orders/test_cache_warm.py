@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import os
 import subprocess
 import sys
 import uuid
@@ -30,9 +29,11 @@ from orders_service.pedidos.service import PedidoService
 from servicekit.cache import decode_entry, unpack_response
 from servicekit.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database
-from tests.support.cachetools import delete_prefix
-from tests.support.orders import actor, new_tenant, orders_engine_for
+from tests.support.environment import clean_environ
+from tests.support.ids import new_tenant
+from tests.support.orders import actor, orders_engine_for
 from tests.support.processes import REPO_ROOT
+from tests.support.redis_keys import delete_prefix
 
 
 @pytest.fixture
@@ -59,7 +60,7 @@ def _item(name: str) -> ItemCreate:
 
 def _warm(database_url: str, redis_url: str, namespace: str, limit: int) -> str:
     env = {
-        **os.environ,
+        **clean_environ(),
         "ORDERS_DATABASE_URL": database_url,
         "ORDERS_REDIS_URL": redis_url,
         "ORDERS_CACHE_NAMESPACE": namespace,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.support.orders import new_tenant
+from tests.support.ids import new_tenant
 from tests.support.processes import REPO_ROOT
 
 _INSERT = text(

@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_service.items.repository import ItemRepository
 from orders_service.reads import read_only_session
-from tests.support.orders import new_tenant
+from tests.support.ids import new_tenant
 
 
 async def _in_transaction_after_a_read(engine: AsyncEngine, *, read_only: bool) -> bool:

@@ -21,7 +21,8 @@ from orders_service.pedidos.models import PedidoStatus
 from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate
 from orders_service.pedidos.service import PedidoService
 from orders_service.preconditions import IfMatch
-from tests.support.orders import actor, new_tenant, rolled_back
+from tests.support.ids import new_tenant
+from tests.support.orders import actor, rolled_back
 
 # An absolute quantity needs a precondition (428 otherwise); these tests mean "any version".
 ANY_VERSION = IfMatch(any_version=True, versions=frozenset())

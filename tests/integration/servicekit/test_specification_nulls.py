@@ -13,7 +13,8 @@ from orders_service.pedidos.repository import PedidoRepository
 from servicekit.repository import SortKey
 from servicekit.settings import normalize_database_url
 from servicekit.specification import Specification
-from tests.support.orders import new_tenant, rolled_back
+from tests.support.ids import new_tenant
+from tests.support.orders import rolled_back
 
 
 class ReasonIs(Specification[Pedido]):

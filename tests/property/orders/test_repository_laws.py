@@ -14,7 +14,8 @@ from orders_service.items.models import Item
 from orders_service.items.repository import ItemRepository
 from servicekit.repository import SortKey
 from tests.property.orders.strategies import CATEGORIES, TAGS, cents, items, texts
-from tests.support.orders import new_tenant, rolled_back
+from tests.support.ids import new_tenant
+from tests.support.orders import rolled_back
 
 FIELDS = (
     "sku",

@@ -20,7 +20,8 @@ from orders_service.pedidos.specifications import PedidoMinTotalSpec
 from servicekit.repository import SortKey
 from servicekit.specification import Specification
 from tests.property.orders.strategies import item_specs, items, pedido_specs, pedidos
-from tests.support.orders import make_item, new_tenant, rolled_back
+from tests.support.ids import new_tenant
+from tests.support.orders import make_item, rolled_back
 
 Law = Callable[[Specification[Item], Specification[Item]], tuple[Specification[Item], ...]]
 

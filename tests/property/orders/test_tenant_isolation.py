@@ -19,7 +19,8 @@ from orders_service.pedidos.models import Pedido
 from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate, PedidoListQuery
 from orders_service.pedidos.service import PedidoService
 from tests.property.orders.strategies import items
-from tests.support.orders import actor, new_tenant, rolled_back
+from tests.support.ids import new_tenant
+from tests.support.orders import actor, rolled_back
 
 
 async def _snapshot(session: AsyncSession, tenants: list[str]) -> dict[str, list[Any]]:
