@@ -70,11 +70,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     os.environ.update(_OUTER_SERVICE_SETTINGS)
 
 
+def _seed_line() -> str | None:
+    seed = getattr(hypothesis_core, "global_force_seed", None)
+    return None if seed is None else f"hypothesis seed: {seed} (replay: --hypothesis-seed={seed})"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     lines = [f"hypothesis profile: {settings.get_current_profile_name()}"]
-    seed = getattr(hypothesis_core, "global_force_seed", None)
-    if seed is not None:
-        lines.append(f"hypothesis seed: {seed} (replay with --hypothesis-seed={seed})")
+    if seed_line := _seed_line():
+        lines.append(seed_line)
     if _OUTER_SERVICE_SETTINGS:
         names = ", ".join(sorted(_OUTER_SERVICE_SETTINGS))
         lines.append(f"service settings ignored from the environment: {names}")
@@ -82,7 +86,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say which tiers did not run and why: the only skips CI allows."""
+    """Say which tiers did not run and why (the only skips CI allows), and the seed again:
+    `-q` hides the header, and a failure needs it to replay."""
+    if seed_line := _seed_line():
+        terminalreporter.write_line(seed_line)
     for marker, reason in ALLOWED_CI_SKIPS.items():
         skipped = [
             r
