@@ -3,8 +3,7 @@
 Runs only when KUBECONFIG names a kubeconfig file (no cluster exists on the CI machine, so there
 the whole module is skipped). The images must already be where the cluster can pull them:
 
-    docker build -f services/auth/Dockerfile -t auth-service:local .
-    docker build -f services/orders/Dockerfile -t orders-service:local .
+    make images   # auth-service:local and orders-service:local, from the one Dockerfile
     kind load docker-image auth-service:local orders-service:local    # kind; or push to a registry
     KUBECONFIG=~/.kube/config CLUSTER_AUTH_IMAGE=auth-service:local \
         CLUSTER_ORDERS_IMAGE=orders-service:local pytest tests/cluster -m cluster

@@ -58,7 +58,10 @@ def test_production_refuses_a_missing_or_default_cursor_secret(
     secret: str | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("ORDERS_CURSOR_SECRET", raising=False)
-    kwargs = {} if secret is None else {"cursor_secret": secret}
+    # A trusted network: production's https rule for the JWKS URL is not what this checks.
+    kwargs: dict[str, object] = {"jwks_trusted_network": True}
+    if secret is not None:
+        kwargs["cursor_secret"] = secret
     with pytest.raises(ValueError, match="secrets: cursor_secret"):
         OrdersSettings(environment="production", **kwargs)  # type: ignore[arg-type]
-    OrdersSettings(environment="production", cursor_secret="a-real-key")
+    OrdersSettings(environment="production", jwks_trusted_network=True, cursor_secret="a-real-key")

@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from auth_service._paging import PageQuery
 from auth_service.clients import service
 from auth_service.clients._cache import CredentialsCache
 from auth_service.clients.models import ServiceClient
@@ -23,8 +24,6 @@ from servicekit.db import SessionDep
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 # The one answer that carries a secret must not be stored by any cache.
 NO_STORE = "no-store"
 
@@ -52,16 +51,16 @@ async def create_client(
 
 @router.get("", response_model=ClientPage, summary="Service clients of your tenant")
 async def list_clients(
-    admin: AdminDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    admin: AdminDep, session: SessionDep, page: Annotated[PageQuery, Query()]
 ) -> ClientPage:
     clients, total = await service.list_clients(
-        session, tenant_id=admin.tenant_id, limit=limit, offset=offset
+        session, tenant_id=admin.tenant_id, limit=page.limit, offset=page.offset
     )
     return ClientPage(
         items=[ClientRead.model_validate(c) for c in clients],
         total=total,
-        limit=limit,
-        offset=offset,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Response
 
+from auth_service._paging import PageQuery
 from auth_service.dependencies import AuthSettingsDep, PasswordsDep
 from auth_service.errors import NotFoundError
 from auth_service.settings import AuthSettings
@@ -19,9 +20,6 @@ from servicekit.docs import OpenAPICustomiser
 from servicekit.security import PrincipalDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
-
-Limit = Annotated[int, Query(ge=1, le=100)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.get("/me", response_model=UserRead, summary="The user the access token belongs to")
@@ -57,13 +55,16 @@ async def create_user(
 
 @router.get("", response_model=UserPage, summary="Users of your tenant, by email")
 async def list_users(
-    admin: AdminDep, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+    admin: AdminDep, session: SessionDep, page: Annotated[PageQuery, Query()]
 ) -> UserPage:
     users, total = await service.list_users(
-        session, tenant_id=admin.tenant_id, limit=limit, offset=offset
+        session, tenant_id=admin.tenant_id, limit=page.limit, offset=page.offset
     )
     return UserPage(
-        items=[UserRead.model_validate(u) for u in users], total=total, limit=limit, offset=offset
+        items=[UserRead.model_validate(u) for u in users],
+        total=total,
+        limit=page.limit,
+        offset=page.offset,
     )
 
 
