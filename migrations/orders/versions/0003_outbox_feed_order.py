@@ -5,7 +5,7 @@ Revises: 0002
 Create Date: 2026-11-29
 
 GET /api/v1/events pages by (txid, seq) and serves only events of transactions older than
-every transaction still running (docs/adr/0003-event-feed-order.md).
+every transaction still running (docs/adr/0005-event-feed-order.md).
 """
 
 from collections.abc import Sequence

@@ -3,7 +3,8 @@
 `RequestLimitsMiddleware` builds it (body read once under the one configured cap, the media
 type parsed under one rule for duplicate `Content-Type` headers); the principal is verified on
 first use and remembered. Idempotency, the fast path and the route dependencies all read it,
-so a body is buffered once and a token verified once per request. docs/adr/0003 has the why.
+so a body is buffered once and a token verified once per request. The why:
+docs/adr/0003-request-pipeline.md.
 """
 
 from __future__ import annotations
