@@ -73,8 +73,13 @@ def _create_item(stack: IngressStack, http: httpx.Client, token: str) -> str:
 
 
 def _upstreams_served(stack: IngressStack, host: str) -> set[str]:
-    served = re.findall(rf'"{re.escape(host)}" .* upstream=(\S+)', stack.nginx.access_log())
-    return set(served) - {"-"}  # "-": answered by nginx itself (no rule matched)
+    # nginx lists every upstream it tried for one request, comma-separated ("a, b" when it
+    # retried the next replica).
+    tried = re.findall(
+        rf'"{re.escape(host)}" .* upstream=(.+?)(?: \w+=|$)', stack.nginx.access_log(), re.M
+    )
+    served = {addr.strip() for field in tried for addr in field.split(",")}
+    return served - {"-", ""}  # "-": answered by nginx itself (no rule matched)
 
 
 def test_the_proxy_serves_exactly_the_ingress_rules(stack: IngressStack) -> None:

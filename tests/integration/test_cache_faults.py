@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from redis.asyncio import Redis
@@ -70,20 +71,46 @@ async def test_cache_reads_answer_from_compute_while_redis_is_down_and_recover(
         assert time.monotonic() < deadline, "reads never came from Redis again"
 
 
-def _redis_failures(caplog: pytest.LogCaptureFixture) -> int:
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture
+def cache_log() -> Iterator[_Records]:
+    """The cache logger's warnings, on the logger itself: whatever an earlier test (any order)
+    did to the root logger's level or handlers, these counts see every record."""
+    logger = logging.getLogger("servicekit.cache")
+    handler, saved = _Records(), (logger.level, logger.disabled)
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.disabled = False
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(saved[0])
+        logger.disabled = saved[1]
+
+
+def _redis_failures(log: _Records) -> int:
     """Operations that went to Redis and failed (each logs once); a read or invalidation the
     open breaker keeps from Redis is counted as an error but never logged."""
-    return sum(r.getMessage() == "redis unavailable to the cache" for r in caplog.records)
+    return sum(r.getMessage() == "redis unavailable to the cache" for r in log.records)
 
 
 async def test_cache_slow_redis_costs_one_deadline_then_the_breaker_skips_it(
-    own_redis: EmbeddedRedis, client: Redis, caplog: pytest.LogCaptureFixture
+    own_redis: EmbeddedRedis, client: Redis, cache_log: _Records
 ) -> None:
     op_timeout_s, pause_s = 0.1, 1.5
     cache = _cache(client, breaker_cooldown_s=5.0, op_timeout_s=op_timeout_s)
     database = CountingCompute(b"row")
     await _cache(client).get_or_compute("k", database, base_ttl_s=60)
-    caplog.clear()
+    cache_log.records.clear()
     pauser = Redis.from_url(own_redis.url())
     try:
         await pauser.client_pause(int(pause_s * 1000), all=True)
@@ -92,7 +119,7 @@ async def test_cache_slow_redis_costs_one_deadline_then_the_breaker_skips_it(
         first = await cache.get_or_compute("k", database, base_ttl_s=60)
         first_took = time.monotonic() - started
         started = time.monotonic()
-        first_failures = _redis_failures(caplog)
+        first_failures = _redis_failures(cache_log)
         rest = [await cache.get_or_compute("k", database, base_ttl_s=60) for _ in range(10)]
     finally:
         await pauser.aclose()
@@ -102,11 +129,11 @@ async def test_cache_slow_redis_costs_one_deadline_then_the_breaker_skips_it(
     assert op_timeout_s <= first_took < pause_s  # the deadline, not Redis's pause
     assert first_failures == 1  # the one deadline
     # The breaker is open: the other reads never went to Redis, so none waited on it.
-    assert _redis_failures(caplog) == 1
+    assert _redis_failures(cache_log) == 1
 
 
 async def test_cache_invalidations_on_a_slow_redis_cost_one_deadline_and_land_later(
-    own_redis: EmbeddedRedis, client: Redis, caplog: pytest.LogCaptureFixture
+    own_redis: EmbeddedRedis, client: Redis, cache_log: _Records
 ) -> None:
     """A write touching many items while Redis hangs waits one deadline, not one per item;
     every entry is still gone before the next read is served from Redis."""
@@ -115,7 +142,7 @@ async def test_cache_invalidations_on_a_slow_redis_cost_one_deadline_and_land_la
     keys = [f"item:{n}" for n in range(30)]
     for key in keys:
         await cache.get_or_compute(key, CountingCompute(b"old"), base_ttl_s=60)
-    caplog.clear()
+    cache_log.records.clear()
     pauser = Redis.from_url(own_redis.url())
     try:
         paused_at = time.monotonic()
@@ -126,7 +153,7 @@ async def test_cache_invalidations_on_a_slow_redis_cost_one_deadline_and_land_la
         await pauser.aclose()
     assert taken == [False] * 30
     # One deadline, then the breaker queues the rest without waiting on Redis.
-    assert _redis_failures(caplog) == 1
+    assert _redis_failures(cache_log) == 1
 
     # The pause and the breaker are over (the breaker tripped before `queued_at`).
     await asyncio.sleep(max(paused_at + pause_s, queued_at + cooldown_s) - time.monotonic())
