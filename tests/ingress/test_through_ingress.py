@@ -329,7 +329,7 @@ def _rotate(stack: IngressStack) -> str:
         rotated = re.search(r"rotated (\S+)", out)
         if rotated:
             return rotated.group(1)
-        waiting = re.search(r"promotable at (\S+)", out)
+        waiting = re.search(r"promotable at ([^)\s]+)", out)  # "...; promotable at T)"
         assert waiting, out
         assert time.monotonic() < deadline, out
         wait_s = (
