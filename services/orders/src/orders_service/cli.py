@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import TypeAlias
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from orders_service.events.service import prune
 from orders_service.idempotency.repository import IdempotencyRecords
@@ -32,15 +35,8 @@ async def _warm(settings: OrdersSettings, *, limit: int) -> tuple[int, int]:
         await engine.dispose()
 
 
-def _add_cache_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    cache = sub.add_parser("cache", help="item read cache")
-    actions = cache.add_subparsers(title="actions")
-
-    def usage(_: argparse.Namespace) -> int:
-        cache.print_help()
-        return 2
-
-    cache.set_defaults(handler=usage)
+def _add_cache_command(sub: _SubParsers) -> None:
+    actions = _command_group(sub, "cache", "item read cache")
     warm = actions.add_parser(
         "warm",
         help="load the hottest items into the cache, with TTLs staggered so they do not "
@@ -63,35 +59,53 @@ def _add_cache_command(sub: argparse._SubParsersAction[argparse.ArgumentParser])
     warm.set_defaults(handler=run)
 
 
-async def _prune(settings: OrdersSettings, *, days: int) -> int:
-    engine = create_engine(settings, application_name="orders-events-prune")
+async def _in_transaction(
+    settings: OrdersSettings, name: str, work: Callable[[AsyncSession], Awaitable[int]]
+) -> int:
+    """Run `work` in one committed transaction on a short-lived engine of its own."""
+    engine = create_engine(settings, application_name=f"orders-{name}")
     try:
         async with create_sessionmaker(engine)() as session, session.begin():
-            return await prune(session, older_than=datetime.now(UTC) - timedelta(days=days))
+            return await work(session)
     finally:
         await engine.dispose()
+
+
+async def _prune(settings: OrdersSettings, *, days: int) -> int:
+    older_than = datetime.now(UTC) - timedelta(days=days)
+    return await _in_transaction(
+        settings, "events-prune", lambda session: prune(session, older_than=older_than)
+    )
 
 
 async def _prune_keys(settings: OrdersSettings) -> int:
-    engine = create_engine(settings, application_name="orders-idempotency-prune")
     # Past the Redis TTL no retry is answered from Redis either: the key is spent.
     older_than = datetime.now(UTC) - timedelta(seconds=settings.idempotency_ttl_s)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            return await IdempotencyRecords(session).prune(older_than=older_than)
-    finally:
-        await engine.dispose()
+    return await _in_transaction(
+        settings,
+        "idempotency-prune",
+        lambda session: IdempotencyRecords(session).prune(older_than=older_than),
+    )
 
 
-def _add_idempotency_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    keys = sub.add_parser("idempotency", help="Idempotency-Key records in PostgreSQL")
-    actions = keys.add_subparsers(title="actions")
+# A string: argparse._SubParsersAction is generic for type checkers only.
+_SubParsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
+
+
+def _command_group(sub: _SubParsers, name: str, help_: str) -> _SubParsers:
+    """A command whose actions are subcommands; alone, it prints its help and exits 2."""
+    group = sub.add_parser(name, help=help_)
 
     def usage(_: argparse.Namespace) -> int:
-        keys.print_help()
+        group.print_help()
         return 2
 
-    keys.set_defaults(handler=usage)
+    group.set_defaults(handler=usage)
+    return group.add_subparsers(title="actions")
+
+
+def _add_idempotency_command(sub: _SubParsers) -> None:
+    actions = _command_group(sub, "idempotency", "Idempotency-Key records in PostgreSQL")
     prune_cmd = actions.add_parser(
         "prune", help="delete records older than IDEMPOTENCY_TTL_S (their retry window)"
     )
@@ -104,15 +118,8 @@ def _add_idempotency_command(sub: argparse._SubParsersAction[argparse.ArgumentPa
     prune_cmd.set_defaults(handler=run)
 
 
-def _add_events_command(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    events = sub.add_parser("events", help="the outbox event feed")
-    actions = events.add_subparsers(title="actions")
-
-    def usage(_: argparse.Namespace) -> int:
-        events.print_help()
-        return 2
-
-    events.set_defaults(handler=usage)
+def _add_events_command(sub: _SubParsers) -> None:
+    actions = _command_group(sub, "events", "the outbox event feed")
     prune_cmd = actions.add_parser(
         "prune", help="delete events older than EVENTS_RETENTION_DAYS (every tenant)"
     )
