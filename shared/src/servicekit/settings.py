@@ -46,7 +46,12 @@ class ServiceSettings(BaseSettings):
     service_name: str = "service"
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
     database_pool_size: int = Field(default=10, ge=1, le=200)
-    database_max_overflow: int = Field(default=5, ge=0, le=200)
+    # No overflow by default: an overflow connection is opened for a burst and closed when it
+    # comes back, so under sustained load every request past the pool paid a connect (a TLS
+    # attempt, authentication, a server process): measured with 64 clients on an uncached
+    # read, p99 1.2 s with 5 overflow vs 0.3 s with none, and 11 % fewer requests/s.
+    # Requests past the pool wait for a connection (database_pool_timeout_s), then get 503.
+    database_max_overflow: int = Field(default=0, ge=0, le=200)
     database_pool_timeout_s: float = Field(default=5.0, gt=0)
     database_pool_pre_ping: bool = False
     database_pool_recycle_s: int = Field(default=1800, ge=60)

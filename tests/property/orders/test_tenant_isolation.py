@@ -87,8 +87,9 @@ async def test_no_tenant_reads_lists_updates_or_deletes_another_tenants_rows(
             pedido_page = await pedido_service.list_page(PedidoListQuery(limit=100))
             assert {p.id for p in pedido_page.items} == {p.id for p in owned_pedidos[acting]}
 
+            connection = await session.connection()
             for item_id in foreign_items:
-                assert await render_item(session, tenant_id=acting, item_id=item_id) is None
+                assert await render_item(connection, tenant_id=acting, item_id=item_id) is None
                 await _expect_not_found(item_service.get(item_id))
                 await _expect_not_found(item_service.update(item_id, ItemUpdate(quantity=0)))
                 await _expect_not_found(item_service.delete(item_id))

@@ -27,9 +27,7 @@ async def _warm(settings: OrdersSettings, *, limit: int) -> tuple[int, int]:
         # No in-process layer: this process exits; the replicas read what it stores in Redis.
         item_cache = build_item_cache(settings, redis, local=False)
         since = datetime.now(UTC) - timedelta(days=settings.cache_warm_window_days)
-        return await warm_item_cache(
-            create_sessionmaker(engine), item_cache, limit=limit, since=since
-        )
+        return await warm_item_cache(engine, item_cache, limit=limit, since=since)
     finally:
         await redis.aclose()
         await engine.dispose()

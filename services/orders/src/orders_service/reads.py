@@ -14,16 +14,23 @@ from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from servicekit.state import ServiceState, service_state
 
 
 @asynccontextmanager
-async def read_only_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+async def read_only_connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection in autocommit mode, for Core reads of one statement each."""
     async with engine.connect() as connection:
         # Autocommit: the driver starts no transaction, so nothing to end either.
         await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
+
+
+@asynccontextmanager
+async def read_only_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
+    async with read_only_connection(engine) as connection:
         session = AsyncSession(bind=connection, expire_on_commit=False, autoflush=False)
         try:
             yield session

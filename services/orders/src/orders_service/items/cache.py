@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_service.items.repository import hottest_items
 from orders_service.items.service import render_item
 from orders_service.outbox.schemas import ItemDeleted, ItemStockAdjusted, ItemUpdated
-from orders_service.reads import read_only_session
+from orders_service.reads import read_only_connection, read_only_session
 from orders_service.settings import OrdersSettings
 from servicekit.cache import RedisCache, WarmEntry, pack_response, unpack_response
 
@@ -126,14 +126,13 @@ def invalidate_item(
 
 
 def _loader(
-    sessionmaker: async_sessionmaker[AsyncSession], *, tenant_id: str, item_id: uuid.UUID
+    engine: AsyncEngine, *, tenant_id: str, item_id: uuid.UUID
 ) -> Callable[[], Awaitable[CachedItem | None]]:
     async def load() -> CachedItem | None:
-        # A session of its own, opened only on a miss: a cache hit touches no database pool.
+        # A connection of its own, taken only on a miss: a cache hit touches no database pool.
         # One SELECT in autocommit: no BEGIN, no ROLLBACK round trips (orders_service.reads).
-        engine: AsyncEngine = sessionmaker.kw["bind"]
-        async with read_only_session(engine) as session:
-            rendered = await render_item(session, tenant_id=tenant_id, item_id=item_id)
+        async with read_only_connection(engine) as connection:
+            rendered = await render_item(connection, tenant_id=tenant_id, item_id=item_id)
         return None if rendered is None else CachedItem(rendered.body, rendered.etag)
 
     return load
@@ -141,7 +140,7 @@ def _loader(
 
 async def read_item(
     item_cache: ItemCache | None,
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     *,
     tenant_id: str,
     item_id: uuid.UUID,
@@ -155,14 +154,14 @@ async def read_item(
         hit = item_cache.get_local(tenant_id, item_id)  # the common case: no I/O at all
         if hit is not None:
             return hit
-    load = _loader(sessionmaker, tenant_id=tenant_id, item_id=item_id)
+    load = _loader(engine, tenant_id=tenant_id, item_id=item_id)
     if item_cache is None:
         return await load()
     return await item_cache.get_or_render(tenant_id=tenant_id, item_id=item_id, render=load)
 
 
 async def warm_item_cache(
-    sessionmaker: async_sessionmaker[AsyncSession],
+    engine: AsyncEngine,
     item_cache: ItemCache,
     *,
     limit: int,
@@ -173,11 +172,11 @@ async def warm_item_cache(
     Each entry re-reads its item when its turn comes (under the entry's lock), so a write
     during the warm-up is never overwritten by a representation read before it.
     """
-    async with sessionmaker() as session:
+    async with read_only_session(engine) as session:
         chosen = await hottest_items(session, limit=limit, since=since)
     entries = [
         item_cache.warm_entry(
-            tenant_id, item_id, _loader(sessionmaker, tenant_id=tenant_id, item_id=item_id)
+            tenant_id, item_id, _loader(engine, tenant_id=tenant_id, item_id=item_id)
         )
         for tenant_id, item_id in chosen
     ]

@@ -91,7 +91,7 @@ async def serve_item(ctx: RequestContext, caller: Principal, item_id: uuid.UUID)
     state = service_state(ctx.app, OrdersState)
     rendered = await read_item(
         state.item_cache,
-        state.resources.sessionmaker,
+        state.resources.engine,
         tenant_id=actor_of(caller).tenant_id,
         item_id=item_id,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -125,6 +126,25 @@ class StockAdjustment(BaseModel):
         return value
 
 
+# The columns of the items table that ItemRead shows: not the tenant, the actors or the
+# deletion time.
+READ_COLUMNS = (
+    "id",
+    "sku",
+    "name",
+    "description",
+    "price_amount",
+    "price_currency",
+    "category",
+    "tags",
+    "quantity",
+    "status",
+    "created_at",
+    "updated_at",
+    "version",
+)
+
+
 class ItemRead(BaseModel):
     """An item as every read and write answers it."""
 
@@ -142,23 +162,28 @@ class ItemRead(BaseModel):
     version: int
 
     @classmethod
-    def from_model(cls, item: Item) -> ItemRead:
+    def from_row(cls, row: Mapping[Any, Any]) -> ItemRead:
+        """From the READ_COLUMNS of an items row (a Core row mapping, or an entity's values)."""
         # model_construct: the row was validated on its way in; re-validating it on every
         # read would cost more than serializing it.
         return cls.model_construct(
-            id=item.id,
-            sku=item.sku,
-            name=item.name,
-            description=item.description,
-            price=Money(amount=item.price_amount, currency=item.price_currency),
-            category=item.category,
-            tags=list(item.tags),
-            quantity=item.quantity,
-            status=item.status,
-            created_at=item.created_at,
-            updated_at=item.updated_at,
-            version=item.version,
+            id=row["id"],
+            sku=row["sku"],
+            name=row["name"],
+            description=row["description"],
+            price=Money(amount=row["price_amount"], currency=row["price_currency"]),
+            category=row["category"],
+            tags=list(row["tags"]),
+            quantity=row["quantity"],
+            status=row["status"],
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            version=row["version"],
         )
+
+    @classmethod
+    def from_model(cls, item: Item) -> ItemRead:
+        return cls.from_row({name: getattr(item, name) for name in READ_COLUMNS})
 
 
 class ItemPage(TypedDict):

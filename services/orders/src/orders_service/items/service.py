@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from orders_service._paging import list_page
 from orders_service.context import Actor
@@ -22,6 +22,7 @@ from orders_service.errors import (
     StockOutOfRangeError,
 )
 from orders_service.items.models import Item, ItemStatus, status_for_stock
+from orders_service.items.queries import live_item_row
 from orders_service.items.repository import ItemRepository
 from orders_service.items.schemas import (
     MAX_QUANTITY,
@@ -64,20 +65,23 @@ class RenderedItem:
 
 
 def render(item: Item) -> RenderedItem:
-    return RenderedItem(
-        ItemRead.from_model(item).model_dump_json().encode(), etag_for(item.version)
-    )
+    return _rendered(ItemRead.from_model(item))
+
+
+def _rendered(item: ItemRead) -> RenderedItem:
+    return RenderedItem(item.__pydantic_serializer__.to_json(item), etag_for(item.version))
 
 
 async def render_item(
-    session: AsyncSession, *, tenant_id: str, item_id: uuid.UUID
+    connection: AsyncConnection, *, tenant_id: str, item_id: uuid.UUID
 ) -> RenderedItem | None:
     """The item read path as one function of (tenant, id): the seam a response cache wraps.
 
     Permission checks happen before it; None means "404" (absent, deleted or another tenant's).
+    A Core read (items.queries), not the repository's entity: this is the hottest query.
     """
-    item = await ItemRepository(session, tenant_id=tenant_id).get(item_id)
-    return None if item is None else render(item)
+    row = await live_item_row(connection, tenant_id=tenant_id, item_id=item_id)
+    return None if row is None else _rendered(ItemRead.from_row(row))
 
 
 def list_spec(query: ItemListQuery) -> Specification[Item]:
