@@ -19,7 +19,7 @@ from pydantic import SecretStr
 
 from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 from auth_service.lifespan import AuthState
 from auth_service.main import create_app
 from auth_service.settings import AuthSettings

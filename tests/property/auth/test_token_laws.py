@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth_service.keys import service as keys
 from auth_service.keys._crypto import KeyWrapper
-from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher
+from auth_service.keys.keyring import KeyRing
 from auth_service.keys.models import KeyPurpose
 from auth_service.keys.service import KeyPolicy
 from auth_service.tokens._signing import sign_access_token

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 from auth_service.lifespan import AuthState
 from auth_service.settings import AuthSettings
 from auth_service.users.service import Passwords

@@ -20,8 +20,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from auth_service.clients._cache import CredentialsCache
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
-from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
+from auth_service.keys.keyring import KeyRing
 from auth_service.keys.service import KeyPolicy, ensure_keys
 from auth_service.settings import AuthSettings
 from auth_service.tokens._failures import FailureBudget

@@ -12,7 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth_service.keys import repository
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 
 log = logging.getLogger("auth_service.keys")
 

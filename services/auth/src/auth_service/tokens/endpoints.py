@@ -17,7 +17,7 @@ from auth_service.clients import service as clients
 from auth_service.clients.repository import ClientCredentials
 from auth_service.clients.service import PUBLIC_CLIENT_ID
 from auth_service.dependencies import get_auth_state
-from auth_service.keys._keyring import KeyRing, NoSigningKeyError
+from auth_service.keys.keyring import KeyRing, NoSigningKeyError
 from auth_service.lifespan import TokenLimits
 from auth_service.settings import AuthSettings
 from auth_service.tokens import service

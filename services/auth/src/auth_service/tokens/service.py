@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service.clients import service as clients
 from auth_service.clients._cache import CredentialsCache
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.tokens import repository
 from auth_service.tokens._signing import (
