@@ -64,7 +64,8 @@ async def test_an_admin_creates_lists_reads_and_updates_users_of_its_tenant(
 
     page = await auth_app.client.get("/api/v1/users", headers=headers)
     assert page.status_code == 200
-    assert page.json()["total"] == 2
+    assert len(page.json()["items"]) == 2
+    assert page.json()["next_cursor"] is None
     assert {u["email"] for u in page.json()["items"]} >= {email.lower()}
 
     one = await auth_app.client.get(f"/api/v1/users/{user['id']}", headers=headers)
@@ -255,5 +256,5 @@ async def test_an_unknown_query_parameter_of_an_admin_list_is_a_422(
     answer = await auth_app.client.get(path, params={"limt": "5"}, headers=headers)
     assert answer.status_code == 422, answer.text
     assert answer.headers["content-type"] == "application/problem+json"
-    fine = await auth_app.client.get(path, params={"limit": "5", "offset": "0"}, headers=headers)
+    fine = await auth_app.client.get(path, params={"limit": "5"}, headers=headers)
     assert fine.status_code == 200, fine.text

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from auth_service._paging import PageQuery
 from auth_service.users.schemas import Role, Roles
 from servicekit.patterns import TRIMMED
 
@@ -48,8 +49,15 @@ class ClientWithSecret(ClientRead):
     client_secret: str
 
 
+class ClientListQuery(PageQuery):
+    """GET /api/v1/clients: filters, then the page (unknown parameters are a 422)."""
+
+    role: Role | None = Field(default=None, description="Only clients holding this role")
+    disabled: bool | None = Field(default=None, description="Only disabled (or enabled) clients")
+
+
 class ClientPage(BaseModel):
+    """One page of clients, oldest first; `next_cursor` is null on the last page."""
+
     items: list[ClientRead]
-    total: int
-    limit: int
-    offset: int
+    next_cursor: str | None
