@@ -7,7 +7,7 @@ filters (`GET /api/v1/clients?role=&disabled=`).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, String, any_, literal
 from sqlmodel import col
 
 from auth_service.clients.models import ServiceClient
@@ -37,7 +37,8 @@ class ClientRoleSpec(Specification[ServiceClient]):
         return self.role in candidate.roles
 
     def to_sql(self) -> ColumnElement[bool]:
-        return col(ServiceClient.roles).contains([self.role])
+        # `role = ANY(roles)`: membership, as `in` is in Python (roles is never NULL).
+        return literal(self.role, String()) == any_(col(ServiceClient.roles))
 
 
 class ClientDisabledSpec(Specification[ServiceClient]):

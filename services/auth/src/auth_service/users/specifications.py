@@ -6,7 +6,7 @@ The tenant rule narrows every query of UserRepository; the others are the admin 
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, String, any_, literal
 from sqlmodel import col
 
 from auth_service.users.models import User
@@ -36,8 +36,8 @@ class UserRoleSpec(Specification[User]):
         return self.role in candidate.roles
 
     def to_sql(self) -> ColumnElement[bool]:
-        # `roles @> ARRAY[role]`: containment, as `in` is in Python.
-        return col(User.roles).contains([self.role])
+        # `role = ANY(roles)`: membership, as `in` is in Python (roles is never NULL).
+        return literal(self.role, String()) == any_(col(User.roles))
 
 
 class UserDisabledSpec(Specification[User]):
