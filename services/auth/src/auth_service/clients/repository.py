@@ -8,12 +8,12 @@ client id, across tenants (a client authenticates before anyone knows its tenant
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from sqlmodel import col
 
 from auth_service.clients.models import ServiceClient
+from auth_service.clients.schemas import ClientCredentials
 from auth_service.clients.specifications import ClientTenantSpec
 from servicekit.repository import TenantRepository
 from servicekit.specification import Specification
@@ -25,16 +25,6 @@ _CREDENTIALS_SQL = (
     "SELECT secret_digest, roles, tenant_id, disabled, public FROM service_clients"
     " WHERE client_id = $1"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class ClientCredentials:
-    client_id: str
-    secret_digest: bytes
-    roles: tuple[str, ...]
-    tenant_id: str
-    disabled: bool
-    public: bool = False
 
 
 class CredentialsRepository:

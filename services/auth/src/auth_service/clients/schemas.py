@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
@@ -61,3 +62,16 @@ class ClientPage(BaseModel):
 
     items: list[ClientRead]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What the token endpoint knows of a client: its row minus name and timestamps (the secret
+    only as its digest); small and immutable, so clients._cache may keep it."""
+
+    client_id: str
+    secret_digest: bytes
+    roles: tuple[str, ...]
+    tenant_id: str
+    disabled: bool
+    public: bool = False

@@ -15,12 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from auth_service._paging import list_page
 from auth_service.clients._cache import CredentialsCache
 from auth_service.clients.models import ServiceClient
-from auth_service.clients.repository import (
+from auth_service.clients.repository import ClientRepository, CredentialsRepository
+from auth_service.clients.schemas import (
+    ClientCreate,
     ClientCredentials,
-    ClientRepository,
-    CredentialsRepository,
+    ClientListQuery,
+    ClientUpdate,
 )
-from auth_service.clients.schemas import ClientCreate, ClientListQuery, ClientUpdate
 from auth_service.clients.specifications import ClientDisabledSpec, ClientRoleSpec
 from auth_service.cursors import CursorSigner
 from auth_service.errors import NotFoundError

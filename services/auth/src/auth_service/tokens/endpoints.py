@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from auth_service.clients.repository import ClientCredentials
+from auth_service.clients.schemas import ClientCredentials
 from auth_service.clients.service import PUBLIC_CLIENT_ID
 from auth_service.dependencies import get_auth_state, token_service
 from auth_service.keys.keyring import NoSigningKeyError
