@@ -8,8 +8,9 @@ client id, across tenants (a client authenticates before anyone knows its tenant
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
+import asyncpg
 from sqlmodel import col
 
 from auth_service.clients.models import ServiceClient
@@ -30,7 +31,7 @@ _CREDENTIALS_SQL = (
 class CredentialsRepository:
     """Client rows by id on the token endpoint's asyncpg pool (lifespan.credentials_pool)."""
 
-    def __init__(self, pool: Any) -> None:
+    def __init__(self, pool: asyncpg.Pool) -> None:
         self.pool = pool
 
     async def get(self, client_id: str) -> ClientCredentials | None:

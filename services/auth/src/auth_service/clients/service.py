@@ -8,8 +8,8 @@ import hmac
 import logging
 import secrets
 from datetime import datetime
-from typing import Any
 
+import asyncpg
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from auth_service._paging import list_page
@@ -62,7 +62,7 @@ class ClientCredentialsService:
     """Client authentication for the token endpoint: one cached row or one prepared statement,
     one SHA-256 and a constant-time comparison (a high-entropy secret needs no slow hash)."""
 
-    def __init__(self, pool: Any, *, cache: CredentialsCache | None = None) -> None:
+    def __init__(self, pool: asyncpg.Pool, *, cache: CredentialsCache | None = None) -> None:
         self.credentials = CredentialsRepository(pool)
         self.cache = cache
 
