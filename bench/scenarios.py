@@ -12,8 +12,8 @@ from urllib.parse import urlencode
 
 import httpx
 
-from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
+from auth_service.clients.service import ClientService
 from auth_service.settings import AuthSettings
 from bench.stack import BenchStack
 from servicekit.db import create_engine, create_sessionmaker
@@ -159,11 +159,8 @@ async def _create_client(database_url: str) -> tuple[str, str]:
     engine = create_engine(settings, application_name="bench")
     try:
         async with create_sessionmaker(engine).begin() as session:
-            client, secret = await clients_service.create_client(
-                session,
-                data=ClientCreate(name="bench", roles=["editor"]),
-                tenant_id="bench",
-                now=datetime.now(UTC),
+            client, secret = await ClientService(session, tenant_id="bench").create(
+                ClientCreate(name="bench", roles=["editor"]), now=datetime.now(UTC)
             )
     finally:
         await engine.dispose()

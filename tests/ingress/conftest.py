@@ -20,8 +20,8 @@ import pytest
 import redis
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
+from auth_service.clients.service import ClientService
 from servicekit.embedded import free_port
 from servicekit.migrations import upgrade_head
 from servicekit.settings import normalize_database_url
@@ -208,11 +208,8 @@ async def service_client(auth_database: str) -> tuple[str, str]:
     engine = create_async_engine(normalize_database_url(auth_database))
     try:
         async with async_sessionmaker(engine, expire_on_commit=False).begin() as session:
-            client, secret = await clients_service.create_client(
-                session,
-                data=ClientCreate(name="ingress-tests", roles=["editor"]),
-                tenant_id="acme",
-                now=datetime.now(UTC),
+            client, secret = await ClientService(session, tenant_id="acme").create(
+                ClientCreate(name="ingress-tests", roles=["editor"]), now=datetime.now(UTC)
             )
     finally:
         await engine.dispose()

@@ -17,14 +17,15 @@ import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
 
-from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
-from auth_service.keys._keyring import KeyRing
+from auth_service.clients.service import ClientService
+from auth_service.keys.keyring import KeyRing
 from auth_service.lifespan import AuthState
 from auth_service.main import create_app
 from auth_service.settings import AuthSettings
-from auth_service.users import service as users_service
+from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import Role, UserCreate
+from auth_service.users.service import UserService
 from servicekit.migrations import upgrade_head
 from servicekit.state import ServiceResources, service_state
 from tests.support.backends import create_database, drop_database
@@ -110,14 +111,15 @@ class AuthApp:
         tenant_id = tenant_id or new_tenant()
         email = email or f"u-{uuid.uuid4().hex[:12]}@example.com"
         async with self.resources.sessionmaker.begin() as session:
-            user = await users_service.create_user(
+            users = UserService(
                 session,
-                data=UserCreate(
-                    email=email, password=SecretStr(password), roles=roles or ["viewer"]
-                ),
                 tenant_id=tenant_id,
                 passwords=self.state.passwords,
                 settings=self.settings,
+                sessions=RefreshTokenService(session),
+            )
+            user = await users.create(
+                UserCreate(email=email, password=SecretStr(password), roles=roles or ["viewer"]),
                 now=datetime.now(UTC),
             )
         return User(str(user.id), email, password, tenant_id)
@@ -127,11 +129,8 @@ class AuthApp:
     ) -> Client:
         tenant_id = tenant_id or new_tenant()
         async with self.resources.sessionmaker.begin() as session:
-            client, secret = await clients_service.create_client(
-                session,
-                data=ClientCreate(name="test client", roles=roles or ["viewer"]),
-                tenant_id=tenant_id,
-                now=datetime.now(UTC),
+            client, secret = await ClientService(session, tenant_id=tenant_id).create(
+                ClientCreate(name="test client", roles=roles or ["viewer"]), now=datetime.now(UTC)
             )
         return Client(client.client_id, secret, tenant_id)
 

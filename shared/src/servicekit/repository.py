@@ -24,6 +24,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from servicekit.specification import Specification, TrueSpecification
 
@@ -83,6 +84,15 @@ def _decode_value(raw: Any, python_type: type[Any]) -> Any:
     except (ValueError, InvalidOperation) as exc:
         raise InvalidCursorError("cursor value does not fit its sort field") from exc
     raise InvalidCursorError("cursor value does not fit its sort field")
+
+
+def _python_type(column_type: TypeEngine[Any]) -> type[Any]:
+    """The Python type a column holds. A TypeDecorator (SQLModel's AutoString, what a plain
+    `str` field maps to) reports `object`, so ask the type it decorates."""
+    python_type: type[Any] = column_type.python_type
+    if python_type is object and isinstance(column_type, TypeDecorator):
+        return _python_type(column_type.impl_instance)
+    return python_type
 
 
 def encode_cursor(sort: SortKey, value: Any, row_id: Any) -> str:
@@ -215,8 +225,8 @@ class TenantRepository(ABC, Generic[ModelT]):
         stmt = self.select().where((spec or TrueSpecification()).to_sql())
         if cursor is not None:
             raw_value, raw_id = decode_cursor(cursor, sort)
-            value = _decode_value(raw_value, key.type.python_type)
-            after_id = _decode_value(raw_id, id_column.type.python_type)
+            value = _decode_value(raw_value, _python_type(key.type))
+            after_id = _decode_value(raw_id, _python_type(id_column.type))
             bound = tuple_(literal(value, key.type), literal(after_id, id_column.type))
             stmt = stmt.where(
                 tuple_(key, id_column) < bound

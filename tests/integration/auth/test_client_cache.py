@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from auth_service.clients._cache import CredentialsCache
-from auth_service.clients.repository import ClientCredentials
+from auth_service.clients.schemas import ClientCredentials
 from tests.support.auth_app import AuthApp, Client, auth_settings, running_auth
 
 TTL_S = 1.0

@@ -18,10 +18,14 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from auth_service import cli
-from auth_service.keys import service as keys
 from auth_service.keys._crypto import KeyDecryptionError, KeyWrapper, public_key_from_members
 from auth_service.keys.models import KeyPurpose, KeyStatus
-from auth_service.keys.service import KeyEncryptionKeyMismatchError, KeyPolicy
+from auth_service.keys.service import (
+    KeyChange,
+    KeyEncryptionKeyMismatchError,
+    KeyPolicy,
+    KeyService,
+)
 from auth_service.settings import get_settings
 from servicekit.db import create_engine, create_sessionmaker
 from tests.support.auth_app import ISSUER, KEK_B64, AuthApp, auth_settings, running_auth
@@ -58,10 +62,10 @@ def policy(db_url: str) -> KeyPolicy:
 
 async def _ensure(
     sessions: async_sessionmaker[AsyncSession], policy: KeyPolicy, *, now: datetime
-) -> list[keys.KeyChange]:
+) -> list[KeyChange]:
     async with sessions.begin() as session:
-        return await keys.ensure_keys(
-            session, policy=policy, wrapper=WRAPPER, now=now, replace_unopenable=False
+        return await KeyService(session, policy=policy, wrapper=WRAPPER).ensure_keys(
+            now=now, replace_unopenable=False
         )
 
 
@@ -71,15 +75,10 @@ async def _rotate(
     *,
     now: datetime,
     force: bool = False,
-) -> list[keys.KeyChange]:
+) -> list[KeyChange]:
     async with sessions.begin() as session:
-        return await keys.rotate(
-            session,
-            purposes=[KeyPurpose.ACCESS],
-            policy=policy,
-            wrapper=WRAPPER,
-            now=now,
-            force=force,
+        return await KeyService(session, policy=policy, wrapper=WRAPPER).rotate(
+            purposes=[KeyPurpose.ACCESS], now=now, force=force
         )
 
 
@@ -152,22 +151,14 @@ async def test_production_refuses_an_active_key_wrapped_under_another_kek(
     before = await _states(engine)
     with pytest.raises(KeyEncryptionKeyMismatchError, match="AUTH_KEY_ENCRYPTION_KEY"):
         async with sessions.begin() as session:
-            await keys.ensure_keys(
-                session,
-                policy=policy,
-                wrapper=KeyWrapper(os.urandom(32)),
-                now=datetime.now(UTC),
-                replace_unopenable=False,
-            )
+            await KeyService(
+                session, policy=policy, wrapper=KeyWrapper(os.urandom(32))
+            ).ensure_keys(now=datetime.now(UTC), replace_unopenable=False)
     assert await _states(engine) == before
     # Development replaces what it cannot open (retired, so its tokens still verify).
     async with sessions.begin() as session:
-        await keys.ensure_keys(
-            session,
-            policy=policy,
-            wrapper=KeyWrapper(os.urandom(32)),
-            now=datetime.now(UTC),
-            replace_unopenable=True,
+        await KeyService(session, policy=policy, wrapper=KeyWrapper(os.urandom(32))).ensure_keys(
+            now=datetime.now(UTC), replace_unopenable=True
         )
     after = await _states(engine)
     assert sorted(after["retired"]) == sorted(before["active"] + before["next"])
@@ -228,9 +219,9 @@ async def test_prune_removes_retired_keys_only_after_their_grace_period(
     await _rotate(sessions, policy, now=rotated_at)
     retired = (await _states(engine))["retired"]
 
-    async def prune(now: datetime) -> list[keys.KeyChange]:
+    async def prune(now: datetime) -> list[KeyChange]:
         async with sessions.begin() as session:
-            return await keys.prune(session, policy=policy, now=now)
+            return await KeyService(session, policy=policy).prune(now=now)
 
     assert await prune(rotated_at + policy.access_grace - timedelta(seconds=1)) == []
     assert "retired" in await _states(engine)
@@ -416,13 +407,9 @@ async def test_rotate_refuses_to_promote_a_next_key_wrapped_under_another_kek(
     await _ensure(sessions, policy, now=datetime.now(UTC) - timedelta(days=40))
     before = await _states(engine)
     async with sessions.begin() as session:
-        changes = await keys.rotate(
-            session,
-            purposes=[KeyPurpose.ACCESS],
-            policy=policy,
-            wrapper=KeyWrapper(os.urandom(32)),
-            now=datetime.now(UTC),
-        )
+        changes = await KeyService(
+            session, policy=policy, wrapper=KeyWrapper(os.urandom(32))
+        ).rotate(purposes=[KeyPurpose.ACCESS], now=datetime.now(UTC))
     assert [c.action for c in changes] == ["refused"]
     assert await _states(engine) == before
 

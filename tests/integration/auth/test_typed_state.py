@@ -3,11 +3,15 @@ replace with `app.dependency_overrides` (no string keys, no monkeypatching)."""
 
 from __future__ import annotations
 
+import base64
+import os
 import uuid
 
-from auth_service.dependencies import get_auth_settings
+from auth_service.cursors import CursorSigner
+from auth_service.dependencies import get_auth_settings, get_cursor_signer
 from auth_service.lifespan import AuthState
-from tests.support.auth_app import AuthApp
+from tests.support.auth_app import KEK_B64, AuthApp
+from tests.support.ids import new_tenant
 
 
 async def test_the_lifespan_builds_one_typed_state(auth_app: AuthApp) -> None:
@@ -37,3 +41,46 @@ async def test_an_overridden_settings_dependency_reaches_the_route(auth_app: Aut
     assert refused.headers["content-type"] == "application/problem+json"
     accepted = await auth_app.client.post("/api/v1/users", json=body(), headers=headers)
     assert accepted.status_code == 201
+
+
+async def test_list_cursors_are_signed_under_the_hkdf_key_of_the_key_encryption_key(
+    auth_app: AuthApp,
+) -> None:
+    """No new secret: a cursor signed offline with HKDF(KEK) is one the app accepts, and the
+    app's own cursors verify under it (docs/auth-admin-api.md)."""
+    tenant = new_tenant()
+    headers = await auth_app.admin_headers(tenant)
+    await auth_app.create_user(tenant_id=tenant)
+    offline = CursorSigner.from_key_encryption_key(base64.b64decode(KEK_B64))
+    first = await auth_app.client.get("/api/v1/users", params={"limit": "1"}, headers=headers)
+    issued = first.json()["next_cursor"]
+    token = offline.verify("users", issued)  # raises unless HKDF(KEK) signed it
+    again = await auth_app.client.get(
+        "/api/v1/users", params={"cursor": offline.sign("users", token)}, headers=headers
+    )
+    assert again.status_code == 200, again.text
+    assert len(again.json()["items"]) == 1
+
+
+async def test_an_overridden_cursor_signer_reaches_the_list(auth_app: AuthApp) -> None:
+    """The admin lists get their signer through CursorSignerDep: another key refuses the
+    cursors the lifespan's key issued."""
+    tenant = new_tenant()
+    headers = await auth_app.admin_headers(tenant)
+    await auth_app.create_client(tenant_id=tenant)
+    await auth_app.create_client(tenant_id=tenant)
+    first = await auth_app.client.get("/api/v1/clients", params={"limit": "1"}, headers=headers)
+    cursor = first.json()["next_cursor"]
+    other = CursorSigner(os.urandom(32))
+    auth_app.app.dependency_overrides[get_cursor_signer] = lambda: other
+    try:
+        refused = await auth_app.client.get(
+            "/api/v1/clients", params={"cursor": cursor}, headers=headers
+        )
+    finally:
+        del auth_app.app.dependency_overrides[get_cursor_signer]
+    assert refused.status_code == 400
+    accepted = await auth_app.client.get(
+        "/api/v1/clients", params={"cursor": cursor}, headers=headers
+    )
+    assert accepted.status_code == 200

@@ -15,12 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from auth_service.keys import service as keys
 from auth_service.keys._crypto import KeyWrapper
-from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher
+from auth_service.keys.keyring import KeyRing
 from auth_service.keys.models import KeyPurpose
-from auth_service.keys.service import KeyPolicy
+from auth_service.keys.service import KeyPolicy, KeyService
 from auth_service.tokens._signing import sign_access_token
 from servicekit.auth import InvalidToken, TokenVerifier
 from servicekit.db import create_engine, create_sessionmaker
@@ -81,13 +80,9 @@ async def test_every_issued_access_token_has_alg_rs256_and_a_kid_in_the_jwks(
     for action, roles in actions:
         if action == "revoke active key":
             async with own_app.resources.sessionmaker.begin() as session:
-                await keys.revoke(
-                    session,
-                    kid=own_app.keyring.signer(KeyPurpose.ACCESS).kid,
-                    policy=KeyPolicy.from_settings(own_app.settings),
-                    wrapper=WRAPPER,
-                    now=datetime.now(UTC),
-                )
+                await KeyService(
+                    session, policy=KeyPolicy.from_settings(own_app.settings), wrapper=WRAPPER
+                ).revoke(kid=own_app.keyring.signer(KeyPurpose.ACCESS).kid, now=datetime.now(UTC))
             watcher: KeySetWatcher = own_app.state.key_watcher
             await watcher.reload()
             continue
@@ -183,12 +178,8 @@ async def world(backends: Backends) -> AsyncIterator[KeyWorld]:
             keyring=ring, sessionmaker=sessions, database_url=url, interval_s=60
         )
         async with sessions.begin() as session:
-            await keys.ensure_keys(
-                session,
-                policy=policy,
-                wrapper=WRAPPER,
-                now=datetime.fromtimestamp(clock[0], UTC),
-                replace_unopenable=False,
+            await KeyService(session, policy=policy, wrapper=WRAPPER).ensure_keys(
+                now=datetime.fromtimestamp(clock[0], UTC), replace_unopenable=False
             )
         await watcher.reload()
         try:
@@ -232,13 +223,8 @@ async def test_after_any_number_of_rotations_a_retired_key_verifies_until_its_gr
         signed.append((world.ring.signer(KeyPurpose.ACCESS).kid, _sign(world.ring)))
         world.advance(world.policy.access_publish_wait)  # the next key was published long enough
         async with world.sessions.begin() as session:
-            changes = await keys.rotate(
-                session,
-                purposes=[KeyPurpose.ACCESS],
-                policy=world.policy,
-                wrapper=WRAPPER,
-                now=world.now(),
-                force=True,
+            changes = await KeyService(session, policy=world.policy, wrapper=WRAPPER).rotate(
+                purposes=[KeyPurpose.ACCESS], now=world.now(), force=True
             )
         assert [c.action for c in changes] == ["rotated"]
         await world.watcher.reload()
@@ -248,8 +234,8 @@ async def test_after_any_number_of_rotations_a_retired_key_verifies_until_its_gr
     last_kid, last_token = signed[-1]
     if ending == "revoke":
         async with world.sessions.begin() as session:
-            await keys.revoke(
-                session, kid=last_kid, policy=world.policy, wrapper=WRAPPER, now=world.now()
+            await KeyService(session, policy=world.policy, wrapper=WRAPPER).revoke(
+                kid=last_kid, now=world.now()
             )
         await world.watcher.reload()
         assert not await _verifies(verifier, last_token)
@@ -259,7 +245,7 @@ async def test_after_any_number_of_rotations_a_retired_key_verifies_until_its_gr
     world.advance(timedelta(seconds=1))
     assert not await _verifies(verifier, last_token)  # the grace ended: gone from the ring
     async with world.sessions.begin() as session:
-        pruned = await keys.prune(session, policy=world.policy, now=world.now())
+        pruned = await KeyService(session, policy=world.policy).prune(now=world.now())
     await world.watcher.reload()
     assert last_kid in {c.kid for c in pruned}
     assert not await _verifies(verifier, last_token)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TypeVar
 
 from hypothesis import strategies as st
 
@@ -28,10 +27,9 @@ from orders_service.pedidos.specifications import (
     PedidoPendingSpec,
     PedidoStatusSpec,
 )
-from servicekit.specification import Specification, and_spec, not_spec, or_spec
+from servicekit.specification import Specification
 from tests.support.orders import make_item
-
-T = TypeVar("T")
+from tests.support.specifications import composed
 
 CATEGORIES = ["tools", "kitchen", "garden"]
 TAGS = ["red", "blue", "sale"]
@@ -69,27 +67,6 @@ def item_leaf_specs() -> st.SearchStrategy[Specification[Item]]:
         st.builds(ItemPriceRangeSpec, st.none() | cents, st.none() | cents),
         st.text(TEXT_ALPHABET, min_size=1, max_size=3).map(ItemTextSpec),
     )
-
-
-def composed(
-    leaves: st.SearchStrategy[Specification[T]],
-) -> st.SearchStrategy[Specification[T]]:
-    """Specifications built from `leaves` with &, |, ~ and the and_/or_/not_ functions."""
-
-    def extend(
-        children: st.SearchStrategy[Specification[T]],
-    ) -> st.SearchStrategy[Specification[T]]:
-        pairs = st.tuples(children, children)
-        return st.one_of(
-            pairs.map(lambda ab: ab[0] & ab[1]),
-            pairs.map(lambda ab: ab[0] | ab[1]),
-            children.map(lambda a: ~a),
-            st.lists(children, max_size=3).map(lambda specs: and_spec(*specs)),
-            st.lists(children, max_size=3).map(lambda specs: or_spec(*specs)),
-            children.map(not_spec),
-        )
-
-    return st.recursive(leaves, extend, max_leaves=6)
 
 
 item_specs = composed(item_leaf_specs())

@@ -12,7 +12,7 @@ from auth_service.keys._crypto import (
     public_jwk_members,
     thumbprint,
 )
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 from auth_service.keys.models import KeyPurpose, KeyStatus, SigningKey
 from auth_service.keys.service import KeyPolicy
 from auth_service.settings import AuthSettings

@@ -1,13 +1,49 @@
-"""The query of auth's admin lists: an offset page, and nothing else (unknown parameters are a
-422, as everywhere in the API: a misspelt `limt` must not silently mean the default)."""
+"""One page of an admin list: `limit` + signed `cursor` in, `{items, next_cursor}` out.
+
+Keyset pages like orders' lists (servicekit.repository): a page costs the same at any depth and
+rows added while an admin pages through do not shift what they see. Unknown query parameters
+are a 422, as everywhere in the API: a misspelt `limt` must not silently mean the default.
+"""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import BaseModel, ConfigDict, Field
+
+from auth_service.cursors import CursorSigner
+from auth_service.errors import InvalidCursorProblemError
+from servicekit.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
+from servicekit.specification import Specification
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    limit: int = Field(default=50, ge=1, le=100)
-    offset: int = Field(default=0, ge=0, le=1_000_000)
+    limit: int = Field(default=50, ge=1, le=100, description="Items per page")
+    cursor: str | None = Field(
+        default=None,
+        max_length=1024,
+        description="`next_cursor` of the previous page; omit it for the first page",
+    )
+
+
+async def list_page(
+    repository: TenantRepository[ModelT],
+    spec: Specification[ModelT],
+    *,
+    sort: SortKey,
+    query: PageQuery,
+    signer: CursorSigner,
+    list_name: str,
+) -> Page[ModelT]:
+    """The page of `repository` rows `spec` selects after the query's cursor; 400 on a cursor
+    this list did not issue."""
+    try:
+        token = None if query.cursor is None else signer.verify(list_name, query.cursor)
+        page = await repository.list_by_spec(spec, sort=sort, cursor=token, limit=query.limit)
+    except InvalidCursorError:
+        raise InvalidCursorProblemError from None
+    if page.next_cursor is None:
+        return page
+    return replace(page, next_cursor=signer.sign(list_name, page.next_cursor))

@@ -14,17 +14,16 @@ from typing import TypeVar
 from pydantic import SecretStr, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
-from auth_service.errors import AuthError
-from auth_service.keys import service as keys_service
+from auth_service.clients.service import ClientService
+from auth_service.errors import AuthError, NotFoundError
 from auth_service.keys._crypto import KeyWrapper
-from auth_service.keys.models import KeyPurpose, KeyStatus
-from auth_service.keys.service import KeyLifecycleError, KeyPolicy
+from auth_service.keys.models import KeyPurpose, KeyStatus, SigningKey
+from auth_service.keys.service import KeyChange, KeyLifecycleError, KeyPolicy, KeyService
 from auth_service.settings import AuthSettings, get_settings
-from auth_service.users import repository as users_repository
-from auth_service.users import service as users_service
+from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import ROLES, TENANT_PATTERN, UserCreate, UserUpdate
+from auth_service.users.service import AccountService, Passwords, UserService
 from servicekit.cli import add_migrate_command, add_serve_command, run_cli
 from servicekit.db import create_engine, create_sessionmaker
 
@@ -77,7 +76,11 @@ def _fmt(moment: datetime | None) -> str:
 def keys_list(_: argparse.Namespace) -> int:
     settings = get_settings()
     policy = KeyPolicy.from_settings(settings)
-    rows = in_transaction(settings, keys_service.list_keys)
+
+    async def work(session: AsyncSession) -> Sequence[SigningKey]:
+        return await KeyService(session, policy=policy).list_keys()
+
+    rows = in_transaction(settings, work)
     say(
         f"{'kid':<44} {'purpose':<8} {'status':<8} {'created':<21} {'activated':<21} "
         f"{'retired/revoked':<21} removable"
@@ -97,13 +100,14 @@ def keys_rotate(args: argparse.Namespace) -> int:
     wrapper = _wrapper(settings)
     purposes = list(KeyPurpose) if args.purpose == "all" else [KeyPurpose(args.purpose)]
 
-    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
-        policy, now = KeyPolicy.from_settings(settings), _now()
-        changes = await keys_service.rotate(
-            session, purposes=purposes, policy=policy, wrapper=wrapper, now=now, force=args.force
+    async def work(session: AsyncSession) -> list[KeyChange]:
+        keys, now = (
+            KeyService(session, policy=KeyPolicy.from_settings(settings), wrapper=wrapper),
+            _now(),
         )
+        changes = await keys.rotate(purposes=purposes, now=now, force=args.force)
         if args.prune:
-            changes += await keys_service.prune(session, policy=policy, now=now)
+            changes += await keys.prune(now=now)
         return changes
 
     for change in in_transaction(settings, work):
@@ -115,14 +119,9 @@ def keys_revoke(args: argparse.Namespace) -> int:
     settings = get_settings()
     wrapper = _wrapper(settings)
 
-    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
-        return await keys_service.revoke(
-            session,
-            kid=args.kid,
-            policy=KeyPolicy.from_settings(settings),
-            wrapper=wrapper,
-            now=_now(),
-        )
+    async def work(session: AsyncSession) -> list[KeyChange]:
+        keys = KeyService(session, policy=KeyPolicy.from_settings(settings), wrapper=wrapper)
+        return await keys.revoke(kid=args.kid, now=_now())
 
     for change in in_transaction(settings, work):
         say(str(change))
@@ -132,10 +131,8 @@ def keys_revoke(args: argparse.Namespace) -> int:
 def keys_prune(_: argparse.Namespace) -> int:
     settings = get_settings()
 
-    async def work(session: AsyncSession) -> list[keys_service.KeyChange]:
-        return await keys_service.prune(
-            session, policy=KeyPolicy.from_settings(settings), now=_now()
-        )
+    async def work(session: AsyncSession) -> list[KeyChange]:
+        return await KeyService(session, policy=KeyPolicy.from_settings(settings)).prune(now=_now())
 
     changes = in_transaction(settings, work)
     for change in changes:
@@ -171,15 +168,14 @@ def users_create(args: argparse.Namespace) -> int:
         raise CommandError(f"invalid {fields}") from None
 
     async def work(session: AsyncSession) -> str:
-        passwords = await users_service.Passwords.create(settings)
-        user = await users_service.create_user(
+        users = UserService(
             session,
-            data=data,
             tenant_id=args.tenant,
-            passwords=passwords,
+            passwords=await Passwords.create(settings),
             settings=settings,
-            now=_now(),
+            sessions=RefreshTokenService(session),
         )
+        user = await users.create(data, now=_now())
         return str(user.id)
 
     user_id = in_transaction(settings, work)
@@ -198,18 +194,16 @@ def users_set_password(args: argparse.Namespace) -> int:
         raise CommandError("invalid password") from None
 
     async def work(session: AsyncSession) -> str:
-        user = await users_repository.get_by_email_for_update(session, email)
-        if user is None:
-            raise CommandError(f"no user <{email}>")
-        await users_service.update_user(
+        accounts = AccountService(
             session,
-            user_id=user.id,
-            tenant_id=user.tenant_id,
-            data=data,
-            passwords=await users_service.Passwords.create(settings),
+            passwords=await Passwords.create(settings),
             settings=settings,
-            now=_now(),
+            sessions=RefreshTokenService(session),
         )
+        try:
+            user = await accounts.set_password(email, data, now=_now())
+        except NotFoundError:
+            raise CommandError(f"no user <{email}>") from None
         return user.tenant_id
 
     tenant = in_transaction(settings, work)
@@ -226,8 +220,8 @@ def clients_create(args: argparse.Namespace) -> int:
         raise CommandError(f"invalid {fields}") from None
 
     async def work(session: AsyncSession) -> tuple[str, str]:
-        client, secret = await clients_service.create_client(
-            session, data=data, tenant_id=args.tenant, now=_now()
+        client, secret = await ClientService(session, tenant_id=args.tenant).create(
+            data, now=_now()
         )
         return client.client_id, secret
 

@@ -13,13 +13,12 @@ from pathlib import Path
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from auth_service.clients import repository as clients_repository
-from auth_service.clients import service as clients_service
 from auth_service.clients.schemas import ClientCreate
+from auth_service.clients.service import ClientService
 from auth_service.settings import AuthSettings
-from auth_service.users import repository as users_repository
-from auth_service.users import service as users_service
+from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import UserCreate
+from auth_service.users.service import AccountService, Passwords, UserService
 from servicekit.db import create_engine, create_sessionmaker
 
 FIRST_ADMIN_EMAIL = "admin@example.com"
@@ -70,16 +69,22 @@ async def _first_accounts(settings: AuthSettings) -> list[str]:
 async def _ensure_first_accounts(session: AsyncSession, settings: AuthSettings) -> list[str]:
     now = datetime.now(UTC)
     lines: list[str] = []
-    if await users_repository.exists_by_email(session, FIRST_ADMIN_EMAIL):
+    passwords = await Passwords.create(settings)
+    sessions = RefreshTokenService(session)
+    accounts = AccountService(session, passwords=passwords, settings=settings, sessions=sessions)
+    if await accounts.email_taken(FIRST_ADMIN_EMAIL):
         lines.append(f"first admin {FIRST_ADMIN_EMAIL} exists (its password was printed once)")
     else:
         password = secrets.token_urlsafe(18)
-        await users_service.create_user(
+        users = UserService(
             session,
-            data=UserCreate(email=FIRST_ADMIN_EMAIL, password=SecretStr(password), roles=["admin"]),
             tenant_id=FIRST_TENANT,
-            passwords=await users_service.Passwords.create(settings),
+            passwords=passwords,
             settings=settings,
+            sessions=sessions,
+        )
+        await users.create(
+            UserCreate(email=FIRST_ADMIN_EMAIL, password=SecretStr(password), roles=["admin"]),
             now=now,
         )
         lines += [
@@ -87,15 +92,13 @@ async def _ensure_first_accounts(session: AsyncSession, settings: AuthSettings) 
             f"  username={FIRST_ADMIN_EMAIL}",
             f"  password={password}",
         ]
-    existing = await clients_repository.find_by_name(session, FIRST_CLIENT_NAME, FIRST_TENANT)
+    clients = ClientService(session, tenant_id=FIRST_TENANT)
+    existing = await clients.find_by_name(FIRST_CLIENT_NAME)
     if existing is not None:
         lines.append(f"first service client {existing} exists (its secret was printed once)")
     else:
-        client, secret = await clients_service.create_client(
-            session,
-            data=ClientCreate(name=FIRST_CLIENT_NAME, roles=["editor"]),
-            tenant_id=FIRST_TENANT,
-            now=now,
+        client, secret = await clients.create(
+            ClientCreate(name=FIRST_CLIENT_NAME, roles=["editor"]), now=now
         )
         lines += [
             f"created the first service client {FIRST_CLIENT_NAME!r}; shown only this once:",

@@ -26,3 +26,15 @@ class ConflictError(AuthError):
 
 class InvalidInputError(AuthError):
     status, title, slug = 422, "Invalid input", "invalid-input"
+
+
+class InvalidCursorProblemError(AuthError):
+    """A list cursor this service did not issue for this list (tampered, foreign, or stale)."""
+
+    status, title, slug = 400, "Invalid cursor", "invalid-cursor"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The cursor is not one this list issued; start again from the first page "
+            "(without a cursor)."
+        )

@@ -1,7 +1,8 @@
 """What auth builds once at startup, inside the shared lifespan: its typed state (`AuthState`).
 
 The key ring (and the watcher keeping it in step with the table), the token endpoint's asyncpg
-pool and rate limits, the password hasher, and the verifier of auth's own tokens.
+pool and rate limits, the password hasher, the admin lists' cursor signer, and the verifier of
+auth's own tokens.
 """
 
 from __future__ import annotations
@@ -19,10 +20,11 @@ import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth_service.clients._cache import CredentialsCache
+from auth_service.cursors import CursorSigner
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
-from auth_service.keys._keyring import KeyRing
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
-from auth_service.keys.service import KeyPolicy, ensure_keys
+from auth_service.keys.keyring import KeyRing
+from auth_service.keys.service import KeyPolicy, KeyService
 from auth_service.settings import AuthSettings
 from auth_service.tokens._failures import FailureBudget
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
@@ -34,7 +36,7 @@ from servicekit.state import ServiceResources, ServiceState, StateBuilder
 log = logging.getLogger("auth_service")
 
 
-def key_wrapper(settings: AuthSettings) -> KeyWrapper:
+def key_encryption_key(settings: AuthSettings) -> bytes:
     """The configured key-encryption key; in development a generated one, loudly."""
     kek = settings.key_encryption_key_bytes()
     if kek is None:
@@ -46,7 +48,7 @@ def key_wrapper(settings: AuthSettings) -> KeyWrapper:
             "(set AUTH_KEY_ENCRYPTION_KEY, `make run` keeps one in .data/)"
         )
         kek = generate_key_encryption_key()
-    return KeyWrapper(kek)
+    return kek
 
 
 async def start_keys(
@@ -54,11 +56,11 @@ async def start_keys(
     resources: ServiceResources,
     stack: AsyncExitStack,
     *,
+    wrapper: KeyWrapper,
     clock: Callable[[], float] = time.time,
 ) -> tuple[KeyRing, KeySetWatcher]:
     """Ensure the first active and next keys exist (under the advisory lock), load the ring
     once, and keep it in step with the table while the process runs."""
-    wrapper = key_wrapper(settings)
     policy = KeyPolicy.from_settings(settings)
     keyring = KeyRing(policy=policy, wrapper=wrapper, clock=clock)
     watcher = KeySetWatcher(
@@ -70,10 +72,7 @@ async def start_keys(
 
     async def bootstrap() -> None:
         async with resources.sessionmaker.begin() as session:
-            await ensure_keys(
-                session,
-                policy=policy,
-                wrapper=wrapper,
+            await KeyService(session, policy=policy, wrapper=wrapper).ensure_keys(
                 now=datetime.fromtimestamp(clock(), UTC),
                 replace_unopenable=not settings.is_production,
             )
@@ -184,6 +183,7 @@ class AuthState(ServiceState):
     client_cache: CredentialsCache
     passwords: Passwords
     token_limits: TokenLimits
+    cursors: CursorSigner
 
 
 def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time) -> StateBuilder:
@@ -192,7 +192,12 @@ def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time
     async def build(resources: ServiceResources, stack: AsyncExitStack) -> AuthState:
         passwords = await Passwords.create(settings)
         pool = await credentials_pool(settings, stack)
-        keyring, watcher = await start_keys(settings, resources, stack, clock=clock)
+        # One key-encryption key for both its uses: wrapping signing keys, and (through HKDF,
+        # auth_service.cursors) the admin lists' cursor MAC key, so there is no second secret.
+        kek = key_encryption_key(settings)
+        keyring, watcher = await start_keys(
+            settings, resources, stack, wrapper=KeyWrapper(kek), clock=clock
+        )
         # auth verifies its own tokens against its in-memory key ring: no HTTP call to itself.
         # Its admin API is a resource server of its own, named by the issuer (RFC 8707
         # `resource=<issuer>` at the token endpoint): a token for orders is not an admin
@@ -214,6 +219,7 @@ def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time
             client_cache=CredentialsCache(settings.client_cache_ttl_s),
             passwords=passwords,
             token_limits=token_limits(settings),
+            cursors=CursorSigner.from_key_encryption_key(kek),
         )
 
     return build

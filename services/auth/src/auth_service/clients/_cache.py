@@ -17,7 +17,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from auth_service.clients.repository import ClientCredentials
+from auth_service.clients.schemas import ClientCredentials
 
 
 class CredentialsCache:

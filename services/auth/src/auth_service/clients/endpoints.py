@@ -5,22 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 
-from auth_service._paging import PageQuery
-from auth_service.clients import service
-from auth_service.clients._cache import CredentialsCache
 from auth_service.clients.models import ServiceClient
-from auth_service.clients.permissions import AdminDep
 from auth_service.clients.schemas import (
     ClientCreate,
+    ClientListQuery,
     ClientPage,
     ClientRead,
     ClientUpdate,
     ClientWithSecret,
 )
-from auth_service.dependencies import get_auth_state
-from servicekit.db import SessionDep
+from auth_service.dependencies import ClientServiceDep, CursorSignerDep
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
@@ -39,52 +35,42 @@ def _with_secret(client: ServiceClient, secret: str) -> ClientWithSecret:
     summary="Create a service client; its secret is shown in this answer only",
 )
 async def create_client(
-    data: ClientCreate, admin: AdminDep, session: SessionDep, response: Response
+    data: ClientCreate, clients: ClientServiceDep, response: Response
 ) -> ClientWithSecret:
-    client, secret = await service.create_client(
-        session, data=data, tenant_id=admin.tenant_id, now=datetime.now(UTC)
-    )
+    client, secret = await clients.create(data, now=datetime.now(UTC))
     response.headers["Location"] = f"{router.prefix}/{client.client_id}"
     response.headers["Cache-Control"] = NO_STORE
     return _with_secret(client, secret)
 
 
-@router.get("", response_model=ClientPage, summary="Service clients of your tenant")
+@router.get(
+    "",
+    response_model=ClientPage,
+    summary="Service clients of your tenant, oldest first",
+    description="Cursor pages: follow `next_cursor` (null on the last page); a cursor this "
+    "list did not issue is a 400 problem.",
+    responses={400: {"description": "The cursor is not one this list issued"}},
+)
 async def list_clients(
-    admin: AdminDep, session: SessionDep, page: Annotated[PageQuery, Query()]
+    clients: ClientServiceDep, signer: CursorSignerDep, query: Annotated[ClientListQuery, Query()]
 ) -> ClientPage:
-    clients, total = await service.list_clients(
-        session, tenant_id=admin.tenant_id, limit=page.limit, offset=page.offset
-    )
+    page = await clients.list_page(query, signer=signer)
     return ClientPage(
-        items=[ClientRead.model_validate(c) for c in clients],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+        items=[ClientRead.model_validate(c) for c in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/{client_id}", response_model=ClientRead, summary="One service client")
-async def get_client(client_id: str, admin: AdminDep, session: SessionDep) -> ClientRead:
-    client = await service.get_client(session, client_id=client_id, tenant_id=admin.tenant_id)
-    return ClientRead.model_validate(client)
+async def get_client(client_id: str, clients: ClientServiceDep) -> ClientRead:
+    return ClientRead.model_validate(await clients.get(client_id))
 
 
 @router.patch("/{client_id}", response_model=ClientRead, summary="Rename, change roles, disable")
 async def update_client(
-    client_id: str, data: ClientUpdate, admin: AdminDep, session: SessionDep, request: Request
+    client_id: str, data: ClientUpdate, clients: ClientServiceDep
 ) -> ClientRead:
-    client = await service.update_client(
-        session, client_id=client_id, tenant_id=admin.tenant_id, data=data, now=datetime.now(UTC)
-    )
-    _forget(request, client_id)
+    client = await clients.update(client_id, data, now=datetime.now(UTC))
     return ClientRead.model_validate(client)
-
-
-def _forget(request: Request, client_id: str) -> None:
-    """This replica stops using its cached row at once (others within their cache TTL)."""
-    cache: CredentialsCache = get_auth_state(request).client_cache
-    cache.invalidate(client_id)
 
 
 @router.post(
@@ -93,11 +79,8 @@ def _forget(request: Request, client_id: str) -> None:
     summary="Replace the client's secret; the new one is shown in this answer only",
 )
 async def rotate_secret(
-    client_id: str, admin: AdminDep, session: SessionDep, response: Response, request: Request
+    client_id: str, clients: ClientServiceDep, response: Response
 ) -> ClientWithSecret:
-    client, secret = await service.rotate_secret(
-        session, client_id=client_id, tenant_id=admin.tenant_id, now=datetime.now(UTC)
-    )
-    _forget(request, client_id)
+    client, secret = await clients.rotate_secret(client_id, now=datetime.now(UTC))
     response.headers["Cache-Control"] = NO_STORE
     return _with_secret(client, secret)

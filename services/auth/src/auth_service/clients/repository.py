@@ -1,18 +1,23 @@
-"""Every query on service_clients."""
+"""Every query on service_clients.
+
+`ClientRepository` holds what an admin does within one tenant (narrowed by `ClientTenantSpec` in
+one place, the servicekit base). `CredentialsRepository` is the token endpoint's lookup by
+client id, across tenants (a client authenticates before anyone knows its tenant).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from typing import ClassVar
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+import asyncpg
+from sqlmodel import col
 
 from auth_service.clients.models import ServiceClient
-from auth_service.clients.specifications import in_tenant
-
-_C = ServiceClient.__table__.c  # type: ignore[attr-defined]
+from auth_service.clients.schemas import ClientCredentials
+from auth_service.clients.specifications import ClientTenantSpec
+from servicekit.repository import TenantRepository
+from servicekit.specification import Specification
 
 # The token endpoint's only query: a primary-key lookup of just what issuance needs. It runs
 # on a plain asyncpg pool as a cached prepared statement: one round trip, no transaction, no
@@ -23,66 +28,40 @@ _CREDENTIALS_SQL = (
 )
 
 
-@dataclass(frozen=True, slots=True)
-class ClientCredentials:
-    client_id: str
-    secret_digest: bytes
-    roles: tuple[str, ...]
-    tenant_id: str
-    disabled: bool
-    public: bool = False
+class CredentialsRepository:
+    """Client rows by id on the token endpoint's asyncpg pool (lifespan.credentials_pool)."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self.pool = pool
+
+    async def get(self, client_id: str) -> ClientCredentials | None:
+        row = await self.pool.fetchrow(_CREDENTIALS_SQL, client_id)
+        if row is None:
+            return None
+        return ClientCredentials(client_id, bytes(row[0]), tuple(row[1]), row[2], row[3], row[4])
 
 
-async def get_credentials(pool: Any, client_id: str) -> ClientCredentials | None:
-    """`pool` is an asyncpg pool (see lifespan.credentials_pool_hook)."""
-    row = await pool.fetchrow(_CREDENTIALS_SQL, client_id)
-    if row is None:
-        return None
-    return ClientCredentials(client_id, bytes(row[0]), tuple(row[1]), row[2], row[3], row[4])
+class ClientRepository(TenantRepository[ServiceClient]):
+    model = ServiceClient
+    sortable: ClassVar[Mapping[str, str]] = {"created_at": "created_at", "name": "name"}
+    id_attr = "client_id"
+    # Clients are neither versioned nor soft-deleted.
+    version_attr = None
+    deleted_attr = None
 
+    def tenant_spec(self) -> Specification[ServiceClient]:
+        return ClientTenantSpec(self.tenant_id)
 
-async def add(session: AsyncSession, client: ServiceClient) -> None:
-    session.add(client)
-    await session.flush()
+    async def flush(self) -> None:
+        await self.session.flush()
 
-
-async def get_in_tenant(
-    session: AsyncSession, client_id: str, tenant_id: str
-) -> ServiceClient | None:
-    result = await session.execute(
-        select(ServiceClient).where(_C.client_id == client_id, in_tenant(tenant_id))
-    )
-    return result.scalars().one_or_none()
-
-
-async def list_in_tenant(
-    session: AsyncSession, tenant_id: str, *, limit: int, offset: int
-) -> tuple[Sequence[ServiceClient], int]:
-    total = (
-        await session.execute(
-            select(func.count()).select_from(ServiceClient).where(in_tenant(tenant_id))
+    async def find_by_name(self, name: str) -> str | None:
+        """The client_id of this tenant's oldest client with this name, if any."""
+        stmt = (
+            self.select()
+            .with_only_columns(col(ServiceClient.client_id))
+            .where(col(ServiceClient.name) == name)
+            .order_by(col(ServiceClient.created_at))
+            .limit(1)
         )
-    ).scalar_one()
-    rows = await session.execute(
-        select(ServiceClient)
-        .where(in_tenant(tenant_id))
-        .order_by(_C.created_at, _C.client_id)
-        .limit(limit)
-        .offset(offset)
-    )
-    return rows.scalars().all(), int(total)
-
-
-async def flush(session: AsyncSession) -> None:
-    await session.flush()
-
-
-async def find_by_name(session: AsyncSession, name: str, tenant_id: str) -> str | None:
-    """The client_id of the oldest client with this name in the tenant, if any."""
-    result = await session.execute(
-        select(_C.client_id)
-        .where(_C.name == name, in_tenant(tenant_id))
-        .order_by(_C.created_at)
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
+        return (await self.session.execute(stmt)).scalar_one_or_none()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
+from auth_service._paging import PageQuery
 from auth_service.users.schemas import Role, Roles
 from servicekit.patterns import TRIMMED
 
@@ -48,8 +50,28 @@ class ClientWithSecret(ClientRead):
     client_secret: str
 
 
+class ClientListQuery(PageQuery):
+    """GET /api/v1/clients: filters, then the page (unknown parameters are a 422)."""
+
+    role: Role | None = Field(default=None, description="Only clients holding this role")
+    disabled: bool | None = Field(default=None, description="Only disabled (or enabled) clients")
+
+
 class ClientPage(BaseModel):
+    """One page of clients, oldest first; `next_cursor` is null on the last page."""
+
     items: list[ClientRead]
-    total: int
-    limit: int
-    offset: int
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What the token endpoint knows of a client: its row minus name and timestamps (the secret
+    only as its digest); small and immutable, so clients._cache may keep it."""
+
+    client_id: str
+    secret_digest: bytes
+    roles: tuple[str, ...]
+    tenant_id: str
+    disabled: bool
+    public: bool = False

@@ -11,8 +11,8 @@ import asyncpg
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from auth_service.keys import repository
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
+from auth_service.keys.repository import KEY_SET_CHANNEL, SigningKeyRepository
 
 log = logging.getLogger("auth_service.keys")
 
@@ -46,7 +46,7 @@ class KeySetWatcher:
         """Read every key and load them; True if the verifying or signing set changed."""
         async with self._reload_lock:
             async with self._sessionmaker() as session:
-                rows = await repository.list_all(session)
+                rows = await SigningKeyRepository(session).list_all()
             changed = self.keyring.load(rows)
             self.reloads += 1
             if changed:
@@ -58,7 +58,7 @@ class KeySetWatcher:
 
     async def reload_if_changed(self) -> bool:
         async with self._sessionmaker() as session:
-            current = await repository.fingerprint(await session.connection())
+            current = await SigningKeyRepository(session).fingerprint()
         if current == self.keyring.fingerprint:
             return False
         return await self.reload()
@@ -70,7 +70,7 @@ class KeySetWatcher:
         if self._listener is not None and not self._listener.is_closed():
             return
         self._listener = await asyncpg.connect(self._dsn, timeout=5)
-        await self._listener.add_listener(repository.KEY_SET_CHANNEL, self._notified)
+        await self._listener.add_listener(KEY_SET_CHANNEL, self._notified)
         # A change committed while we were not listening would otherwise wait for the poll.
         self._wake.set()
 

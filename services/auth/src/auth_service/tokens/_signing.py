@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
 
-from auth_service.keys._keyring import KeyRing
+from auth_service.keys.keyring import KeyRing
 from auth_service.keys.models import KeyPurpose
 
 ALGORITHM = "RS256"

@@ -13,17 +13,13 @@ from urllib.parse import parse_qsl, unquote_plus
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from auth_service.clients import service as clients
-from auth_service.clients.repository import ClientCredentials
+from auth_service.clients.schemas import ClientCredentials
 from auth_service.clients.service import PUBLIC_CLIENT_ID
-from auth_service.dependencies import get_auth_state
-from auth_service.keys._keyring import KeyRing, NoSigningKeyError
+from auth_service.dependencies import get_auth_state, token_service
+from auth_service.keys.keyring import NoSigningKeyError
 from auth_service.lifespan import TokenLimits
-from auth_service.settings import AuthSettings
-from auth_service.tokens import service
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
-from auth_service.tokens.service import OAuthError, TokenGrant, invalid_client
-from auth_service.users import service as users
+from auth_service.tokens.service import OAuthError, TokenGrant, TokenService, invalid_client
 from servicekit.db import SessionDep, get_session
 from servicekit.jsonutil import dumps
 from servicekit.problems import problem_response, problem_type
@@ -171,20 +167,16 @@ def _token_body(grant: TokenGrant) -> bytes:
 
 
 async def identify_client(
-    request: Request, form: dict[str, str], *, default_public: bool
+    request: Request, form: dict[str, str], tokens: TokenService, *, default_public: bool
 ) -> ClientCredentials:
     """The client making this request: a confidential client that authenticated, or a public
     client that named itself with `client_id` (RFC 6749 2.1, no secret), or, when
     `default_public`, the registered public client of password logins. invalid_client else."""
-    state = get_auth_state(request)
-    pool, cache = state.credentials_pool, state.client_cache
     given = client_credentials(request, form)
     if given is not None:
-        found = await clients.authenticate(
-            pool, client_id=given[0], client_secret=given[1], cache=cache
-        )
+        found = await tokens.clients.authenticate(given[0], given[1])
     elif "client_id" in form or default_public:
-        found = await clients.identify_public(pool, form.get("client_id", PUBLIC_CLIENT_ID), cache)
+        found = await tokens.clients.identify_public(form.get("client_id", PUBLIC_CLIENT_ID))
     else:
         found = None
     if found is None:
@@ -193,7 +185,7 @@ async def identify_client(
 
 
 async def _user_grant(
-    request: Request, form: dict[str, str], grant_type: str, audience: str
+    request: Request, form: dict[str, str], grant_type: str, audience: str, tokens: TokenService
 ) -> TokenGrant | OAuthError:
     """password and refresh_token grants.
 
@@ -204,39 +196,32 @@ async def _user_grant(
     revoked) is committed too.
     """
     state = get_auth_state(request)
-    settings: AuthSettings = state.settings
-    keyring: KeyRing = state.keyring
     now = int(time.time())
     try:
-        client = await identify_client(request, form, default_public=True)
+        client = await identify_client(request, form, tokens, default_public=True)
         check = None
         if grant_type == "password":
-            check = await users.check_password(
+            check = await tokens.logins.check_password(
                 state.resources.sessionmaker,
                 username=_require(form, "username"),
                 password=_require(form, "password"),
-                passwords=state.passwords,
                 now=datetime.fromtimestamp(now, UTC),
             )
         async with request_session(request) as session:
             try:
                 if check is not None:
-                    return await service.password_grant(
+                    return await tokens.password(
                         session,
                         check=check,
                         client_id=client.client_id,
                         audience=audience,
-                        keyring=keyring,
-                        settings=settings,
                         now=now,
                     )
-                return await service.refresh_token_grant(
+                return await tokens.refresh(
                     session,
                     refresh_token=_require(form, "refresh_token"),
                     client_id=client.client_id,
                     audience=audience,
-                    keyring=keyring,
-                    settings=settings,
                     now=now,
                 )
             except OAuthError as exc:
@@ -274,6 +259,7 @@ def _identities(grant_type: str, form: dict[str, str], request: Request) -> tupl
 async def token(request: Request) -> Response:
     state = get_auth_state(request)
     limits: TokenLimits = state.token_limits
+    tokens = token_service(state)
     # Per address first, before the body is even read: the cheapest refusal (429).
     await limits.per_ip.enforce(f"ip:{client_ip(request)}")
     identities: tuple[str, ...] = ()
@@ -286,25 +272,21 @@ async def token(request: Request) -> Response:
         # so wrong secrets sent by others never keep the real client from its tokens.
         identities = _identities(grant_type, form, request)
         limits.per_identity.check(*[key for key in identities if key.startswith("user:")])
-        audience = service.audience_for(form.get("resource"), state.settings)
+        audience = tokens.audience_for(form.get("resource"))
         if grant_type == "client_credentials":
             client = client_credentials(request, form)
             if client is None:
                 raise invalid_client()
             # The hot path: one SHA-256 and one RSA signature (the client's row comes from
             # clients._cache, or one prepared statement).
-            result: TokenGrant | OAuthError = await service.client_credentials_grant(
-                state.credentials_pool,
-                cache=state.client_cache,
+            result: TokenGrant | OAuthError = await tokens.client_credentials(
                 client_id=client[0],
                 client_secret=client[1],
                 audience=audience,
-                keyring=state.keyring,
-                settings=state.settings,
                 now=int(time.time()),
             )
         elif grant_type in ("password", "refresh_token"):
-            result = await _user_grant(request, form, grant_type, audience)
+            result = await _user_grant(request, form, grant_type, audience, tokens)
         else:
             raise OAuthError("unsupported_grant_type", "grant_type is not supported here")
     except OAuthError as exc:
@@ -350,18 +332,13 @@ async def revoke(request: Request, session: SessionDep) -> Response:
     invalid_client); a public client names itself with `client_id`, or is the registered
     public client of password logins when it sends neither. A client revokes only its own
     tokens."""
-    state = get_auth_state(request)
+    tokens = token_service(get_auth_state(request))
     try:
         form = await read_form(request)
         token_value = _require(form, "token")
-        client = await identify_client(request, form, default_public=True)
-        await service.revoke(
-            session,
-            token=token_value,
-            client_id=client.client_id,
-            keyring=state.keyring,
-            settings=state.settings,
-            now=int(time.time()),
+        client = await identify_client(request, form, tokens, default_public=True)
+        await tokens.revoke(
+            session, token=token_value, client_id=client.client_id, now=int(time.time())
         )
     except OAuthError as exc:
         return oauth_error_response(exc, instance=request.url.path)

@@ -1,4 +1,5 @@
-"""Every query on refresh_tokens."""
+"""Every query on refresh_tokens (not tenant-scoped: a token is found by its jti, family or
+user, and the grant that finds it checks whose it is)."""
 
 from __future__ import annotations
 
@@ -22,55 +23,54 @@ class ClaimedToken:
     expires_at: datetime
 
 
-async def add(session: AsyncSession, token: RefreshToken) -> None:
-    session.add(token)
-    await session.flush()
+class RefreshTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
 
+    async def add(self, token: RefreshToken) -> None:
+        self.session.add(token)
+        await self.session.flush()
 
-async def claim(
-    session: AsyncSession, jti: str, *, client_id: str, now: datetime
-) -> ClaimedToken | None:
-    """Mark an active, unexpired token of this client used, atomically: of two concurrent uses
-    one wins and the other sees a rotated token (which is reuse)."""
-    result = await session.execute(
-        update(RefreshToken)
-        .where(
-            _T.jti == jti,
-            _T.client_id == client_id,
-            _T.status == RefreshStatus.ACTIVE.value,
-            _T.expires_at > now,
+    async def claim(self, jti: str, *, client_id: str, now: datetime) -> ClaimedToken | None:
+        """Mark an active, unexpired token of this client used, atomically: of two concurrent
+        uses one wins and the other sees a rotated token (which is reuse)."""
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                _T.jti == jti,
+                _T.client_id == client_id,
+                _T.status == RefreshStatus.ACTIVE.value,
+                _T.expires_at > now,
+            )
+            .values(status=RefreshStatus.ROTATED.value)
+            .returning(_T.jti, _T.family_id, _T.user_id, _T.expires_at)
         )
-        .values(status=RefreshStatus.ROTATED.value)
-        .returning(_T.jti, _T.family_id, _T.user_id, _T.expires_at)
-    )
-    row = result.one_or_none()
-    return (
-        None if row is None else ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
-    )
+        row = result.one_or_none()
+        if row is None:
+            return None
+        return ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
 
+    async def set_replaced_by(self, jti: str, successor: str) -> None:
+        await self.session.execute(
+            update(RefreshToken).where(_T.jti == jti).values(replaced_by=successor)
+        )
 
-async def set_replaced_by(session: AsyncSession, jti: str, successor: str) -> None:
-    await session.execute(update(RefreshToken).where(_T.jti == jti).values(replaced_by=successor))
+    async def get(self, jti: str) -> RefreshToken | None:
+        result = await self.session.execute(select(RefreshToken).where(_T.jti == jti))
+        return result.scalars().one_or_none()
 
+    async def revoke_family(self, family_id: uuid.UUID, *, now: datetime) -> int:
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(_T.family_id == family_id, _T.status != RefreshStatus.REVOKED.value)
+            .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
-async def get(session: AsyncSession, jti: str) -> RefreshToken | None:
-    result = await session.execute(select(RefreshToken).where(_T.jti == jti))
-    return result.scalars().one_or_none()
-
-
-async def revoke_family(session: AsyncSession, family_id: uuid.UUID, *, now: datetime) -> int:
-    result = await session.execute(
-        update(RefreshToken)
-        .where(_T.family_id == family_id, _T.status != RefreshStatus.REVOKED.value)
-        .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def revoke_all_for_user(session: AsyncSession, user_id: uuid.UUID, *, now: datetime) -> int:
-    result = await session.execute(
-        update(RefreshToken)
-        .where(_T.user_id == user_id, _T.status == RefreshStatus.ACTIVE.value)
-        .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+    async def revoke_all_for_user(self, user_id: uuid.UUID, *, now: datetime) -> int:
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(_T.user_id == user_id, _T.status == RefreshStatus.ACTIVE.value)
+            .values(status=RefreshStatus.REVOKED.value, revoked_at=now)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]

@@ -8,14 +8,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, FastAPI, Query, Response
 
-from auth_service._paging import PageQuery
-from auth_service.dependencies import AuthSettingsDep, PasswordsDep
+from auth_service.dependencies import CursorSignerDep, OwnUserServiceDep, UserServiceDep
 from auth_service.errors import NotFoundError
 from auth_service.settings import AuthSettings
-from auth_service.users import service
-from auth_service.users.permissions import AdminDep
-from auth_service.users.schemas import UserCreate, UserPage, UserRead, UserUpdate
-from servicekit.db import SessionDep
+from auth_service.users.schemas import UserCreate, UserListQuery, UserPage, UserRead, UserUpdate
 from servicekit.docs import OpenAPICustomiser
 from servicekit.security import PrincipalDep
 
@@ -23,55 +19,41 @@ router = APIRouter(prefix="/api/v1/users", tags=["users"])
 
 
 @router.get("/me", response_model=UserRead, summary="The user the access token belongs to")
-async def me(principal: PrincipalDep, session: SessionDep) -> UserRead:
+async def me(principal: PrincipalDep, users: OwnUserServiceDep) -> UserRead:
     try:
         user_id = uuid.UUID(principal.subject)
     except ValueError:
         raise NotFoundError("the token's subject is not a user (a service client?)") from None
-    user = await service.get_user(session, user_id=user_id, tenant_id=principal.tenant_id)
-    return UserRead.model_validate(user)
+    return UserRead.model_validate(await users.get(user_id))
 
 
 @router.post("", status_code=201, response_model=UserRead, summary="Create a user in your tenant")
-async def create_user(
-    data: UserCreate,
-    admin: AdminDep,
-    session: SessionDep,
-    passwords: PasswordsDep,
-    settings: AuthSettingsDep,
-    response: Response,
-) -> UserRead:
-    user = await service.create_user(
-        session,
-        data=data,
-        tenant_id=admin.tenant_id,
-        passwords=passwords,
-        settings=settings,
-        now=datetime.now(UTC),
-    )
+async def create_user(data: UserCreate, users: UserServiceDep, response: Response) -> UserRead:
+    user = await users.create(data, now=datetime.now(UTC))
     response.headers["Location"] = f"{router.prefix}/{user.id}"
     return UserRead.model_validate(user)
 
 
-@router.get("", response_model=UserPage, summary="Users of your tenant, by email")
+@router.get(
+    "",
+    response_model=UserPage,
+    summary="Users of your tenant, by email",
+    description="Cursor pages: follow `next_cursor` (null on the last page); a cursor this "
+    "list did not issue is a 400 problem.",
+    responses={400: {"description": "The cursor is not one this list issued"}},
+)
 async def list_users(
-    admin: AdminDep, session: SessionDep, page: Annotated[PageQuery, Query()]
+    users: UserServiceDep, signer: CursorSignerDep, query: Annotated[UserListQuery, Query()]
 ) -> UserPage:
-    users, total = await service.list_users(
-        session, tenant_id=admin.tenant_id, limit=page.limit, offset=page.offset
-    )
+    page = await users.list_page(query, signer=signer)
     return UserPage(
-        items=[UserRead.model_validate(u) for u in users],
-        total=total,
-        limit=page.limit,
-        offset=page.offset,
+        items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor
     )
 
 
 @router.get("/{user_id:uuid}", response_model=UserRead, summary="One user of your tenant")
-async def get_user(user_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> UserRead:
-    user = await service.get_user(session, user_id=user_id, tenant_id=admin.tenant_id)
-    return UserRead.model_validate(user)
+async def get_user(user_id: uuid.UUID, users: UserServiceDep) -> UserRead:
+    return UserRead.model_validate(await users.get(user_id))
 
 
 @router.patch(
@@ -79,24 +61,8 @@ async def get_user(user_id: uuid.UUID, admin: AdminDep, session: SessionDep) -> 
     response_model=UserRead,
     summary="Change roles, password or the disabled flag (disabling ends refresh sessions)",
 )
-async def update_user(
-    user_id: uuid.UUID,
-    data: UserUpdate,
-    admin: AdminDep,
-    session: SessionDep,
-    passwords: PasswordsDep,
-    settings: AuthSettingsDep,
-) -> UserRead:
-    user = await service.update_user(
-        session,
-        user_id=user_id,
-        tenant_id=admin.tenant_id,
-        data=data,
-        passwords=passwords,
-        settings=settings,
-        now=datetime.now(UTC),
-    )
-    return UserRead.model_validate(user)
+async def update_user(user_id: uuid.UUID, data: UserUpdate, users: UserServiceDep) -> UserRead:
+    return UserRead.model_validate(await users.update(user_id, data, now=datetime.now(UTC)))
 
 
 def password_policy_docs(settings: AuthSettings) -> OpenAPICustomiser:

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
+from auth_service._paging import PageQuery
 from servicekit.patterns import SPACE
 
 Role = Literal["viewer", "editor", "admin"]
@@ -64,8 +65,15 @@ class UserRead(BaseModel):
     updated_at: datetime
 
 
+class UserListQuery(PageQuery):
+    """GET /api/v1/users: filters, then the page (unknown parameters are a 422)."""
+
+    role: Role | None = Field(default=None, description="Only users holding this role")
+    disabled: bool | None = Field(default=None, description="Only disabled (or enabled) users")
+
+
 class UserPage(BaseModel):
+    """One page of users by email; `next_cursor` is null on the last page."""
+
     items: list[UserRead]
-    total: int
-    limit: int
-    offset: int
+    next_cursor: str | None

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from auth_service.dependencies import get_auth_state
-from auth_service.keys._keyring import JWKS_MEDIA_TYPE, KeyRing
+from auth_service.keys.keyring import JWKS_MEDIA_TYPE, KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
 from servicekit.jsonutil import dumps
