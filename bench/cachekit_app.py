@@ -16,9 +16,9 @@ from fastapi.responses import Response
 from redis.asyncio import Redis
 from starlette.types import Scope
 
-from servicekit.cache import RedisCache
-from servicekit.idempotency import IdempotencyMiddleware
-from servicekit.redis import create_redis
+from servicekit.data.cache import RedisCache
+from servicekit.data.redis import create_redis
+from servicekit.web.idempotency import IdempotencyMiddleware
 
 _ITEM = (
     b'{"id":"5b0e3a4e-8a51-4a43-9d0c-6f3f5f0f9b1e","sku":"SKU-1","name":"Widget",'

@@ -16,7 +16,7 @@ from auth_service.clients.schemas import ClientCreate
 from auth_service.clients.service import ClientService
 from auth_service.settings import AuthSettings
 from bench.stack import BenchStack
-from servicekit.db import create_engine, create_sessionmaker
+from servicekit.data.db import create_engine, create_sessionmaker
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import asyncpg
 import httpx
 from tests.support.tokens import TestIssuer, serve_jwks
 
-from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
-from servicekit.migrations import upgrade_head
+from servicekit.data.embedded import EmbeddedPostgres, EmbeddedRedis, free_port
+from servicekit.data.migrations import upgrade_head
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER_CORE = 0  # uvicorn's core; wrk runs on the other one

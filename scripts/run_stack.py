@@ -61,9 +61,9 @@ import asyncpg  # noqa: E402
 import httpx  # noqa: E402
 
 from auth_service.devstack import kek_file, prepare_local_run  # noqa: E402
-from servicekit import stackenv  # noqa: E402
-from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
-from servicekit.migrations import upgrade_head  # noqa: E402
+from servicekit.data import stackenv  # noqa: E402
+from servicekit.data.embedded import EmbeddedPostgres, EmbeddedRedis  # noqa: E402
+from servicekit.data.migrations import upgrade_head  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = stackenv.default_data_dir(ROOT)
@@ -146,7 +146,7 @@ def uvicorn(app: str, port: int, env: dict[str, str]) -> subprocess.Popen[bytes]
         [
             sys.executable,
             "-m",
-            "servicekit.serve",  # the services' runner: SIGTERM drains, then exits 0
+            "servicekit.web.serve",  # the services' runner: SIGTERM drains, then exits 0
             app,
             "--host",
             "127.0.0.1",

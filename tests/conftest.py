@@ -23,7 +23,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.database import DirectoryBasedExampleDatabase
 from redis.asyncio import Redis
 
-from servicekit.migrations import upgrade_head
+from servicekit.data.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database, open_backends
 from tests.support.environment import service_settings_in
 from tests.support.prerequisites import ALLOWED_CI_SKIPS, under_ci

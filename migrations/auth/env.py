@@ -2,6 +2,6 @@
 
 from auth_service.settings import get_settings
 from auth_service.tables import metadata
-from servicekit.migrations import run_env
+from servicekit.data.migrations import run_env
 
 run_env(metadata, env_var="AUTH_DATABASE_URL", default_url=lambda: get_settings().database_url)

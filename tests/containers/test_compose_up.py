@@ -23,7 +23,7 @@ import yaml
 from scripts import build_images
 from scripts.docker_engine import COMPOSE
 
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 from tests.containers.engine import Engine
 from tests.support.dockerfile import REPO_ROOT
 

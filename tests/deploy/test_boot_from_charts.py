@@ -28,7 +28,7 @@ import asyncpg
 import httpx
 import pytest
 
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 from tests.deploy.conftest import ImageFactory
 from tests.support.backends import Backends, asyncpg_dsn, create_database, drop_database
 from tests.support.dockerfile import EmulatedImage

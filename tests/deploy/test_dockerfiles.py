@@ -166,7 +166,7 @@ def test_dockerignore_keeps_local_state_out_of_the_context() -> None:
     for path in [
         "uv.lock",
         "pyproject.toml",
-        "shared/src/servicekit/app.py",
+        "shared/src/servicekit/web/app.py",
         "migrations/alembic.ini",
     ]:
         assert not ignore.excludes(path), path

@@ -17,7 +17,7 @@ import httpx
 import psutil
 import pytest
 
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 from tests.support.backends import Backends, asyncpg_dsn
 from tests.support.environment import clean_environ
 from tests.support.metrics import scrape, value
@@ -206,7 +206,15 @@ def test_runner_as_pid_1_drains_and_exits_zero_on_sigterm(
         "AUTH_DRAIN_WINDOW_S": "1",
         "AUTH_GRACEFUL_TIMEOUT_S": "5",
     }
-    cmd = ["unshare", "--pid", "--fork", "--mount-proc", sys.executable, "-m", "servicekit.serve"]
+    cmd = [
+        "unshare",
+        "--pid",
+        "--fork",
+        "--mount-proc",
+        sys.executable,
+        "-m",
+        "servicekit.web.serve",
+    ]
     wrapper = subprocess.Popen(
         [*cmd, "auth_service.main:create_app", "--host", "127.0.0.1", "--port", str(port)],
         env=env,

@@ -10,8 +10,8 @@ import httpx
 import pytest
 import yaml
 
-from servicekit.embedded import EmbeddedRedis, free_port
-from servicekit.migrations import upgrade_head
+from servicekit.data.embedded import EmbeddedRedis, free_port
+from servicekit.data.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database
 from tests.support.k8s import CHARTS_DIR
 from tests.support.processes import ServiceProcess

@@ -26,7 +26,7 @@ import httpx
 import psutil
 import pytest
 
-from servicekit.embedded import EmbeddedRedis, free_port
+from servicekit.data.embedded import EmbeddedRedis, free_port
 from tests.support.backends import Backends, create_database, drop_database
 from tests.support.processes import REPO_ROOT
 

@@ -1,7 +1,7 @@
 """The server-side protections, against real server processes started as services are.
 
-`python -m servicekit.serve <factory>` (what every `<service> serve` runs) and an app built
-first and handed to `run_service`: both pass `servicekit.server.uvicorn_options` to uvicorn
+`python -m servicekit.web.serve <factory>` (what every `<service> serve` runs) and an app built
+first and handed to `run_service`: both pass `servicekit.web.server.uvicorn_options` to uvicorn
 explicitly. Raw sockets, because the point is what happens below HTTP clients' own limits.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from servicekit.embedded import free_port, wait_for_port
+from servicekit.data.embedded import free_port, wait_for_port
 from tests.support.environment import clean_environ
 from tests.support.processes import REPO_ROOT
 
@@ -65,7 +65,7 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-FACTORY = ["-m", "servicekit.serve", "tests.support.limits_app:create_app"]
+FACTORY = ["-m", "servicekit.web.serve", "tests.support.limits_app:create_app"]
 PREBUILT = ["-m", "tests.support.limits_app"]
 
 
@@ -96,7 +96,7 @@ def _serving(tmp: Path, argv: list[str]) -> Iterator[Server]:
 
 @pytest.fixture(scope="module")
 def httptools_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """`python -m servicekit.serve`, on the hardened httptools protocol."""
+    """`python -m servicekit.web.serve`, on the hardened httptools protocol."""
     with _serving(tmp_path_factory.mktemp("factory"), FACTORY) as server:
         yield server
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from servicekit.migrations import upgrade_head
+from servicekit.data.migrations import upgrade_head
 from tests.support.auth_app import UNLIMITED_TOKEN_REQUESTS
 from tests.support.backends import Backends, create_database, drop_database
 from tests.support.environment import clean_environ

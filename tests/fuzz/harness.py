@@ -65,7 +65,7 @@ OPERATIONS: list[dict[str, Any]] = [
 ]
 
 # How these services may refuse invalid input: schemathesis' defaults (without 5xx, which is
-# never an acceptable answer to bad input here) plus what servicekit.limits answers.
+# never an acceptable answer to bad input here) plus what servicekit.web.limits answers.
 INVALID_INPUT_STATUSES = [
     "400", "401", "403", "404", "405", "406", "409", "412", "413", "414", "415", "422", "428",
     "429", "431",

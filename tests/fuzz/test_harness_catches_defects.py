@@ -13,9 +13,9 @@ from schemathesis import Response
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.schemas import OpenApiSchema
 
-from servicekit.app import create_service_app
-from servicekit.problems import ProblemError
-from servicekit.settings import ServiceSettings
+from servicekit.core.problems import ProblemError
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
 from tests.fuzz.harness import call_and_validate, fuzz_config, protective_headers
 
 

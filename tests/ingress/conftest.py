@@ -22,9 +22,9 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from auth_service.clients.schemas import ClientCreate
 from auth_service.clients.service import ClientService
-from servicekit.embedded import free_port
-from servicekit.migrations import upgrade_head
-from servicekit.settings import normalize_database_url
+from servicekit.core.settings import normalize_database_url
+from servicekit.data.embedded import free_port
+from servicekit.data.migrations import upgrade_head
 from tests.support.auth_app import AUDIENCE, ISSUER, KEK_B64, fresh_auth_database
 from tests.support.backends import Backends, create_database, drop_database
 from tests.support.k8s import rendered_case

@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from redis.asyncio import Redis
 
-from servicekit.cache import RedisCache
-from servicekit.embedded import EmbeddedRedis
-from servicekit.redis import create_redis
+from servicekit.data.cache import RedisCache
+from servicekit.data.embedded import EmbeddedRedis
+from servicekit.data.redis import create_redis
 from tests.support.cachetools import CountingCompute, cache_counter, read_until
 
 
@@ -84,7 +84,7 @@ class _Records(logging.Handler):
 def cache_log() -> Iterator[_Records]:
     """The cache logger's warnings, on the logger itself: whatever an earlier test (any order)
     did to the root logger's level or handlers, these counts see every record."""
-    logger = logging.getLogger("servicekit.cache")
+    logger = logging.getLogger("servicekit.data.cache")
     handler, saved = _Records(), (logger.level, logger.disabled)
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from servicekit.cache import RedisCache, WarmEntry, decode_entry
+from servicekit.data.cache import RedisCache, WarmEntry, decode_entry
 from tests.support.backends import Backends
 from tests.support.cachetools import CountingCompute, cache_counter, read_until
 from tests.support.redis_keys import delete_prefix

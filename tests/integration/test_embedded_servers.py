@@ -13,7 +13,7 @@ import psutil
 import pytest
 from redis import Redis
 
-from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis
+from servicekit.data.embedded import EmbeddedPostgres, EmbeddedRedis
 
 
 @pytest.fixture

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 
-from servicekit.idempotency import request_fingerprint, storage_key
-from servicekit.metrics import registry
+from servicekit.core.metrics import registry
+from servicekit.web.idempotency import request_fingerprint, storage_key
 from tests.support.keyed_app import (
     Controls,
     auth,

@@ -8,9 +8,9 @@ from pathlib import Path
 import asyncpg
 from redis.asyncio import Redis
 
-from servicekit.cache import RedisCache
-from servicekit.embedded import EmbeddedRedis
-from servicekit.redis import create_redis
+from servicekit.data.cache import RedisCache
+from servicekit.data.embedded import EmbeddedRedis
+from servicekit.data.redis import create_redis
 from tests.support.ids import new_tenant
 from tests.support.keyed_app import (
     Controls,

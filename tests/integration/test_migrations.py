@@ -8,7 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Connection, MetaData
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit.migrations import current_revision, head_revision, version_table
+from servicekit.data.migrations import current_revision, head_revision, version_table
 
 
 def _metadata(section: str) -> MetaData:

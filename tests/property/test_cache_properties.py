@@ -11,7 +11,14 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from servicekit.cache import JITTER_MAX, JITTER_MIN, CacheEntry, RedisCache, _ttl_ms, encode_entry
+from servicekit.data.cache import (
+    JITTER_MAX,
+    JITTER_MIN,
+    CacheEntry,
+    RedisCache,
+    _ttl_ms,
+    encode_entry,
+)
 from tests.support.backends import Backends
 from tests.support.cachetools import CountingCompute
 from tests.support.ids import redis_test_prefix

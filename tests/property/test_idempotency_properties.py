@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from servicekit.idempotency import InvalidKeyError, parse_idempotency_key, storage_key
+from servicekit.web.idempotency import InvalidKeyError, parse_idempotency_key, storage_key
 from tests.support.backends import Backends
 from tests.support.ids import new_tenant, redis_test_prefix
 from tests.support.keyed_app import (

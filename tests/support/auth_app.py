@@ -26,8 +26,8 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import Role, UserCreate
 from auth_service.users.service import UserService
-from servicekit.migrations import upgrade_head
-from servicekit.state import ServiceResources, service_state
+from servicekit.core.state import ServiceResources, service_state
+from servicekit.data.migrations import upgrade_head
 from tests.support.backends import create_database, drop_database
 from tests.support.ids import new_tenant
 

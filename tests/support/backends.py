@@ -5,7 +5,7 @@
    $DOCKER_HOST, else the one `make images` started, from .data/docker-host); the images are
    TEST_POSTGRES_IMAGE / TEST_REDIS_IMAGE, else the official ones when present or pullable,
    else the local ones `make images` builds from Debian packages;
-3. otherwise real servers from wheels (servicekit.embedded) in a temporary folder.
+3. otherwise real servers from wheels (servicekit.data.embedded) in a temporary folder.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 import asyncpg
 from scripts import build_images
 
-from servicekit.embedded import EmbeddedPostgres, EmbeddedRedis
+from servicekit.data.embedded import EmbeddedPostgres, EmbeddedRedis
 from tests.support.dockerfile import REPO_ROOT
 
 if TYPE_CHECKING:

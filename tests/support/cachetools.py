@@ -6,8 +6,8 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
-from servicekit.cache import RedisCache
-from servicekit.metrics import registry
+from servicekit.core.metrics import registry
+from servicekit.data.cache import RedisCache
 
 
 @dataclass

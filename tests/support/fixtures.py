@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from servicekit.embedded import EmbeddedRedis
+from servicekit.data.embedded import EmbeddedRedis
 from tests.support.auth_app import AuthApp, auth_settings, running_auth
 from tests.support.backends import Backends
 from tests.support.ids import new_tenant

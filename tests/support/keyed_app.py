@@ -2,7 +2,7 @@
 
 It stands in for orders' write routes: `POST /api/v1/pedidos` and `.../confirm` require a
 key, `POST /api/v1/items` and `PATCH /api/v1/items/{id}` accept one. Callers authenticate with
-`Authorization: Bearer <tenant>.<subject>` (verified by a stand-in for servicekit.auth);
+`Authorization: Bearer <tenant>.<subject>` (verified by a stand-in for servicekit.verify);
 every handler run is counted and writes one row, so a test can see what ran.
 """
 
@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 from starlette.types import Scope
 
-from servicekit.cache import RedisCache
-from servicekit.idempotency import IdempotencyMiddleware
-from servicekit.jsonutil import dumps
-from servicekit.problems import ProblemError, install_problem_handlers
+from servicekit.core.jsonutil import dumps
+from servicekit.core.problems import ProblemError, install_problem_handlers
+from servicekit.data.cache import RedisCache
+from servicekit.web.idempotency import IdempotencyMiddleware
 from tests.support.backends import asyncpg_dsn, create_database, drop_database
 
 REQUIRED = {("POST", "/api/v1/pedidos"), ("POST", "/api/v1/pedidos/{pedido_id}/confirm")}

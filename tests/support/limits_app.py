@@ -1,7 +1,7 @@
 """A small service built by `create_service_app`, for the limit and header tests.
 
 Run in-process (`create_app(settings)`), as a real server process
-(`python -m servicekit.serve tests.support.limits_app:create_app`, settings from
+(`python -m servicekit.web.serve tests.support.limits_app:create_app`, settings from
 `LIMITS_TEST_*`), or built first and handed to the runner
 (`python -m tests.support.limits_app --port N`).
 It opens no database connection: the engine is built lazily and no route uses it.
@@ -16,9 +16,9 @@ from fastapi import APIRouter, FastAPI, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.app import create_service_app
-from servicekit.settings import ServiceSettings
-from servicekit.shutdown import run_service
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
+from servicekit.web.shutdown import run_service
 
 
 class LimitsTestSettings(ServiceSettings):

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 
 NGINX = "/usr/sbin/nginx"
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 
 from orders_service.context import Actor
 from orders_service.items.models import Item, ItemStatus
-from servicekit.settings import normalize_database_url
+from servicekit.core.settings import normalize_database_url
 
 
 def orders_engine_for(url: str) -> AsyncEngine:

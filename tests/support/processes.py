@@ -1,7 +1,7 @@
 """Run a service as a real process on a free loopback port, for e2e tests.
 
 The process is what a container runs: servicekit's runner around uvicorn (`<service> serve`,
-here `python -m servicekit.serve <module:factory>`), so SIGTERM drains and exits 0.
+here `python -m servicekit.web.serve <module:factory>`), so SIGTERM drains and exits 0.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 from tests.support.environment import clean_environ
 from tests.support.waiting import START_TIMEOUT_S, wait_http_ok
 
@@ -25,14 +25,15 @@ _FAST_STOP = {"AUTH_DRAIN_WINDOW_S": "0", "ORDERS_DRAIN_WINDOW_S": "0"}
 
 @dataclass
 class ServiceProcess:
-    """`python -m servicekit.serve <app>` with the given env; stdout+stderr kept in a log file."""
+    """`python -m servicekit.web.serve <app>` with the given env; stdout+stderr kept in a log
+    file."""
 
     app: str
     env: Mapping[str, str]
     log_path: Path
     port: int = field(default_factory=free_port)
     extra_args: tuple[str, ...] = ()
-    # What follows the interpreter instead of `-m servicekit.serve <app>`, e.g.
+    # What follows the interpreter instead of `-m servicekit.web.serve <app>`, e.g.
     # `("-m", "auth_service.cli", "serve")`: the console script's own serve command.
     command: tuple[str, ...] | None = None
     process: subprocess.Popen[bytes] | None = None
@@ -48,7 +49,7 @@ class ServiceProcess:
         log = self.log_path.open("wb")
         cmd = [
             sys.executable,
-            *(self.command or ("-m", "servicekit.serve", self.app)),
+            *(self.command or ("-m", "servicekit.web.serve", self.app)),
             "--host",
             "127.0.0.1",
             "--port",

@@ -12,7 +12,7 @@ from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from orders_service.main import create_app as create_orders_app
 from orders_service.settings import OrdersSettings
-from servicekit.settings import Environment
+from servicekit.core.settings import Environment
 
 
 @functools.cache

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from auth_service.main import create_app as create_auth_app
 from orders_service.main import create_app as create_orders_app
-from servicekit.db import SessionDep
+from servicekit.data.db import SessionDep
 
 
 def _with_slow_route(app: FastAPI) -> FastAPI:

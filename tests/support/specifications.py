@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from hypothesis import strategies as st
 
-from servicekit.specification import Specification, and_spec, not_spec, or_spec
+from servicekit.data.specification import Specification, and_spec, not_spec, or_spec
 
 T = TypeVar("T")
 

@@ -15,7 +15,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from servicekit.auth import StaticKeySource
+from servicekit.verify import StaticKeySource
 
 ISSUER = "http://127.0.0.1:8001"
 AUDIENCE = "orders"

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from servicekit.cache import (
+from servicekit.data.cache import (
     CacheEntry,
     _LocalLayer,
     _ttl_ms,

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from redis.exceptions import ConnectionError as RedisConnectionError
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from servicekit.app import create_service_app
-from servicekit.settings import ServiceSettings
-from servicekit.unavailable import dependency_unavailable
+from servicekit.core.settings import ServiceSettings
+from servicekit.core.unavailable import dependency_unavailable
+from servicekit.web.app import create_service_app
 
 
 class _UndefinedTableError(Exception):

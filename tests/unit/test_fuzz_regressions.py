@@ -24,9 +24,9 @@ from orders_service.items.schemas import ItemCreate, ItemListQuery, ItemUpdate
 from orders_service.main import create_app as create_orders_app
 from orders_service.pedidos.schemas import PedidoCreate, PedidoLineCreate, PedidoListQuery
 from orders_service.settings import OrdersSettings
-from servicekit.app import create_service_app
-from servicekit.idempotency import InvalidKeyError, parse_idempotency_key
-from servicekit.settings import ServiceSettings
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
+from servicekit.web.idempotency import InvalidKeyError, parse_idempotency_key
 
 
 def _apps() -> dict[str, FastAPI]:
@@ -347,7 +347,7 @@ AUTH_DOCUMENT: dict[str, Any] = _apps()["auth"].openapi()
 def test_a6_every_regex_engine_reads_the_email_pattern_alike(email: str, valid: bool) -> None:
     """A6: `POST /api/v1/users` with an email holding \\x85 matched the document (for ECMA-262,
     \\x85 is not whitespace) and got a 422 (for Rust's regex, which pydantic runs, it is). The
-    pattern now spells whitespace out (servicekit.patterns), and emails are no longer stripped
+    pattern now spells whitespace out (servicekit.core.patterns), and emails are no longer stripped
     (engines strip differently too): the schema in Python's re and in Rust (jsonschema-rs, as
     schemathesis reads it) and the API's validation give one verdict."""
     schema = {

@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter, FastAPI
 from redis.asyncio import Redis
 
-from servicekit.idempotency import (
+from servicekit.web.idempotency import (
     IdempotencyMiddleware,
     InvalidKeyError,
     app_route_template,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from servicekit.metrics import MetricsMiddleware, registry
+from servicekit.core.metrics import MetricsMiddleware, registry
 
 
 def _count(method: str, route: str, status: str) -> float:

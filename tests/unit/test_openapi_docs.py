@@ -15,11 +15,11 @@ from auth_service.main import create_app as create_auth_app
 from auth_service.settings import AuthSettings
 from orders_service.main import create_app as create_orders_app
 from orders_service.settings import OrdersSettings
-from servicekit.app import create_service_app
-from servicekit.docs import idempotency_key
-from servicekit.problems import PROBLEM_CONTENT_TYPE
-from servicekit.security import PrincipalDep
-from servicekit.settings import ServiceSettings
+from servicekit.core.problems import PROBLEM_CONTENT_TYPE
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
+from servicekit.web.docs import idempotency_key
+from servicekit.web.security import PrincipalDep
 
 
 def _app_with_marked_routes() -> FastAPI:

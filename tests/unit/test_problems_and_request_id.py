@@ -9,9 +9,9 @@ from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from pydantic import BaseModel, Field
 
-from servicekit.app import create_service_app
-from servicekit.logging import scrub
-from servicekit.settings import ServiceSettings
+from servicekit.core.logging import scrub
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
 
 
 class Thing(BaseModel):

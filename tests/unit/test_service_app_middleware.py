@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.app import create_service_app
-from servicekit.metrics import registry
-from servicekit.settings import ServiceSettings
+from servicekit.core.metrics import registry
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
 
 
 class Tagging:

@@ -8,7 +8,7 @@ from pydantic import SecretStr, ValidationError
 
 from auth_service.settings import AuthSettings
 from orders_service.settings import OrdersSettings
-from servicekit.settings import normalize_database_url
+from servicekit.core.settings import normalize_database_url
 
 
 @pytest.mark.parametrize("kek", [None, "", "changeme", "change-me"])

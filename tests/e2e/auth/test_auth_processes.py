@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from servicekit.auth import InvalidToken, JwksKeySource, TokenVerifier
-from servicekit.settings import normalize_database_url
+from servicekit.core.settings import normalize_database_url
+from servicekit.verify import InvalidToken, JwksKeySource, TokenVerifier
 from tests.support.auth_app import (
     AUDIENCE,
     ISSUER,

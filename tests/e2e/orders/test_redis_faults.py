@@ -16,7 +16,7 @@ import httpx
 import pytest
 import redis
 
-from servicekit.embedded import EmbeddedRedis
+from servicekit.data.embedded import EmbeddedRedis
 from tests.e2e.orders.conftest import item_body, orders_env
 from tests.support.ids import new_tenant
 from tests.support.metrics import scrape, value

@@ -27,7 +27,7 @@ from auth_service.keys.service import (
     KeyService,
 )
 from auth_service.settings import get_settings
-from servicekit.db import create_engine, create_sessionmaker
+from servicekit.data.db import create_engine, create_sessionmaker
 from tests.support.auth_app import ISSUER, KEK_B64, AuthApp, auth_settings, running_auth
 from tests.support.auth_app import fresh_auth_database as fresh_database
 from tests.support.backends import Backends

@@ -26,7 +26,7 @@ from orders_service.items.service import render
 from orders_service.main import create_app
 from orders_service.permissions import CanReadItems, actor_of
 from orders_service.settings import OrdersSettings
-from servicekit.db import SessionDep
+from servicekit.data.db import SessionDep
 from tests.support.backends import Backends
 from tests.support.ids import new_tenant
 from tests.support.orders import make_item

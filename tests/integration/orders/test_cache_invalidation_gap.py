@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytest
 from redis.asyncio import Redis
 
-from servicekit.cache import _INVALIDATE, RedisCache
+from servicekit.data.cache import _INVALIDATE, RedisCache
 from tests.support.backends import Backends
 from tests.support.cachetools import CountingCompute
 from tests.support.redis_keys import delete_prefix

@@ -26,8 +26,8 @@ from orders_service.items.service import ItemService, render
 from orders_service.pedidos.models import Pedido
 from orders_service.pedidos.schemas import PedidoCreate
 from orders_service.pedidos.service import PedidoService
-from servicekit.cache import decode_entry, unpack_response
-from servicekit.migrations import upgrade_head
+from servicekit.data.cache import decode_entry, unpack_response
+from servicekit.data.migrations import upgrade_head
 from tests.support.backends import Backends, create_database, drop_database
 from tests.support.environment import clean_environ
 from tests.support.ids import new_tenant

@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from orders_service.settings import OrdersSettings
-from servicekit.db import create_engine
+from servicekit.data.db import create_engine
 
 SECRET = "maria.secret@example.com"
 

@@ -12,8 +12,8 @@ from jwt.algorithms import RSAAlgorithm
 from pydantic import ValidationError
 
 from orders_service.settings import OrdersSettings
-from servicekit.auth import InvalidToken, JwksKeySource, TokenVerifier, parse_jwks
-from servicekit.auth.keys import InsecureJwksUrlError
+from servicekit.verify import InvalidToken, JwksKeySource, TokenVerifier, parse_jwks
+from servicekit.verify.keys import InsecureJwksUrlError
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
 

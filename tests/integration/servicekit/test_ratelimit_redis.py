@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from redis.asyncio import Redis
 
-from servicekit.embedded import free_port
-from servicekit.ratelimit import (
+from servicekit.data.embedded import free_port
+from servicekit.data.redis import create_redis
+from servicekit.web.ratelimit import (
     MemoryRateLimitBackend,
     RateLimit,
     RateLimiter,
     RedisRateLimitBackend,
 )
-from servicekit.redis import create_redis
 
 LIMIT = RateLimit(requests=60, period_s=60, burst=3)  # one a second after a burst of three
 

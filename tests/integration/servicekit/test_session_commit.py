@@ -10,9 +10,9 @@ from fastapi import APIRouter
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
 
-from servicekit.app import create_service_app
-from servicekit.db import SessionDep, after_commit
-from servicekit.settings import ServiceSettings
+from servicekit.core.settings import ServiceSettings
+from servicekit.data.db import SessionDep, after_commit
+from servicekit.web.app import create_service_app
 from tests.support.backends import Backends, asyncpg_dsn, create_database, drop_database
 
 

@@ -10,8 +10,8 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import create_async_engine
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from servicekit.db import SessionDep, create_sessionmaker
-from servicekit.settings import normalize_database_url
+from servicekit.core.settings import normalize_database_url
+from servicekit.data.db import SessionDep, create_sessionmaker
 
 
 async def test_commit_happens_before_the_response_starts(orders_database_url: str) -> None:

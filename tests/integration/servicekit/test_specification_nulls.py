@@ -10,9 +10,9 @@ from sqlmodel import col
 
 from orders_service.pedidos.models import Pedido
 from orders_service.pedidos.repository import PedidoRepository
-from servicekit.repository import SortKey
-from servicekit.settings import normalize_database_url
-from servicekit.specification import Specification
+from servicekit.core.settings import normalize_database_url
+from servicekit.data.repository import SortKey
+from servicekit.data.specification import Specification
 from tests.support.ids import new_tenant
 from tests.support.orders import rolled_back
 

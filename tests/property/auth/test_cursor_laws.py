@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from auth_service.cursors import CursorSigner, derive_cursor_key
-from servicekit.repository import InvalidCursorError
+from servicekit.data.repository import InvalidCursorError
 
 _TOKENS = st.text(
     alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",

@@ -17,8 +17,8 @@ from auth_service.users.models import User
 from auth_service.users.repository import UserRepository
 from auth_service.users.schemas import ROLES
 from auth_service.users.specifications import UserDisabledSpec, UserRoleSpec
-from servicekit.repository import SortKey
-from servicekit.specification import Specification
+from servicekit.data.repository import SortKey
+from servicekit.data.specification import Specification
 from tests.support.auth_app import AuthApp
 from tests.support.ids import new_tenant
 from tests.support.orders import rolled_back

@@ -21,8 +21,8 @@ from auth_service.keys.keyring import KeyRing
 from auth_service.keys.models import KeyPurpose
 from auth_service.keys.service import KeyPolicy, KeyService
 from auth_service.tokens._signing import sign_access_token
-from servicekit.auth import InvalidToken, TokenVerifier
-from servicekit.db import create_engine, create_sessionmaker
+from servicekit.data.db import create_engine, create_sessionmaker
+from servicekit.verify import InvalidToken, TokenVerifier
 from tests.support.auth_app import (
     AUDIENCE,
     ISSUER,

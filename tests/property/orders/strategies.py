@@ -27,7 +27,7 @@ from orders_service.pedidos.specifications import (
     PedidoPendingSpec,
     PedidoStatusSpec,
 )
-from servicekit.specification import Specification
+from servicekit.data.specification import Specification
 from tests.support.orders import make_item
 from tests.support.specifications import composed
 

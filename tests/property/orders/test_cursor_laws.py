@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from orders_service.cursors import CursorSigner
 from orders_service.settings import OrdersSettings
-from servicekit.repository import InvalidCursorError
+from servicekit.data.repository import InvalidCursorError
 
 _TOKENS = st.text(
     alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",

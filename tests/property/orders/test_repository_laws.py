@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from orders_service.items.models import Item
 from orders_service.items.repository import ItemRepository
-from servicekit.repository import SortKey
+from servicekit.data.repository import SortKey
 from tests.property.orders.strategies import CATEGORIES, TAGS, cents, items, texts
 from tests.support.ids import new_tenant
 from tests.support.orders import rolled_back

@@ -17,8 +17,8 @@ from orders_service.items.specifications import ItemTextSpec
 from orders_service.pedidos.models import Pedido
 from orders_service.pedidos.repository import PedidoRepository
 from orders_service.pedidos.specifications import PedidoMinTotalSpec
-from servicekit.repository import SortKey
-from servicekit.specification import Specification
+from servicekit.data.repository import SortKey
+from servicekit.data.specification import Specification
 from tests.property.orders.strategies import item_specs, items, pedido_specs, pedidos
 from tests.support.ids import new_tenant
 from tests.support.orders import make_item, rolled_back

@@ -8,7 +8,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servicekit.limits import json_shape_violation
+from servicekit.web.limits import json_shape_violation
 
 # Strings full of the bytes the scanner looks for, escapes included.
 tricky_text = st.text(alphabet='[]{},"\\:ab \n\u00e9', max_size=12)

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servicekit.problems import as_uri_reference
+from servicekit.core.problems import as_uri_reference
 
 URI_REFERENCE = re.compile(r"^(?:[A-Za-z0-9\-._~!$&'()*+,;=:@/?#]|%[0-9A-Fa-f]{2})*$")
 paths = st.text(st.characters(blacklist_categories=["Cs"]), max_size=40).map(lambda t: "/" + t)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from servicekit.auth import InvalidToken, TokenVerifier
+from servicekit.verify import InvalidToken, TokenVerifier
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
 
 ISSUER_KEYS = TestIssuer()

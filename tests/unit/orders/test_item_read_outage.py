@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from orders_service.main import create_app
 from orders_service.settings import OrdersSettings
-from servicekit.embedded import free_port
+from servicekit.data.embedded import free_port
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer, serve_jwks
 
 ISSUER_KEYS = TestIssuer()

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import pytest
 
-from servicekit.repository import InvalidCursorError, SortKey, decode_cursor, encode_cursor
-from servicekit.specification import (
+from servicekit.data.repository import InvalidCursorError, SortKey, decode_cursor, encode_cursor
+from servicekit.data.specification import (
     AndSpecification,
     FalseSpecification,
     Specification,

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
 from starlette.responses import Response
 
-from servicekit.app import ServiceResources, ServiceState, create_service_app
-from servicekit.auth import Principal, TokenVerifier
-from servicekit.context import RequestContext, context_of
-from servicekit.fastpath import Answer, FastPathMiddleware, fast_read
-from servicekit.security import Permission, requires
-from servicekit.settings import ServiceSettings
+from servicekit.core.settings import ServiceSettings
+from servicekit.verify import Principal, TokenVerifier
+from servicekit.web.app import ServiceResources, ServiceState, create_service_app
+from servicekit.web.context import RequestContext, context_of
+from servicekit.web.fastpath import Answer, FastPathMiddleware, fast_read
+from servicekit.web.security import Permission, requires
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
 
 ISSUER_KEYS = TestIssuer()

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.app import ServiceResources, ServiceState, create_service_app
-from servicekit.auth import Principal, TokenVerifier
-from servicekit.security import Permission, PrincipalDep, principal_scope, requires
-from servicekit.settings import ServiceSettings
+from servicekit.core.settings import ServiceSettings
+from servicekit.verify import Principal, TokenVerifier
+from servicekit.web.app import ServiceResources, ServiceState, create_service_app
+from servicekit.web.security import Permission, PrincipalDep, principal_scope, requires
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
 
 ISSUER_KEYS = TestIssuer()

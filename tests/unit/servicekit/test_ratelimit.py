@@ -6,15 +6,15 @@ import httpx
 import pytest
 from fastapi import APIRouter, Request
 
-from servicekit.app import create_service_app
-from servicekit.ratelimit import (
+from servicekit.core.settings import ServiceSettings
+from servicekit.web.app import create_service_app
+from servicekit.web.ratelimit import (
     MemoryRateLimitBackend,
     RateLimit,
     RateLimiter,
     RateLimitError,
     client_ip,
 )
-from servicekit.settings import ServiceSettings
 
 
 class Clock:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from servicekit import stackenv
+from servicekit.data import stackenv
 
 
 def _stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:

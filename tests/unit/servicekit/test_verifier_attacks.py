@@ -13,7 +13,7 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from servicekit.auth import InvalidToken, TokenVerifier
+from servicekit.verify import InvalidToken, TokenVerifier
 from tests.support.tokens import AUDIENCE, ISSUER, TestIssuer
 
 ISSUER_KEYS = TestIssuer()

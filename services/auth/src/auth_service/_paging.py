@@ -1,6 +1,6 @@
 """One page of an admin list: `limit` + signed `cursor` in, `{items, next_cursor}` out.
 
-Keyset pages like orders' lists (servicekit.repository): a page costs the same at any depth and
+Keyset pages like orders' lists (servicekit.data.repository): a page costs the same at any depth and
 rows added while an admin pages through do not shift what they see. Unknown query parameters
 are a 422, as everywhere in the API: a misspelt `limt` must not silently mean the default.
 """
@@ -13,8 +13,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from auth_service.cursors import CursorSigner
 from auth_service.errors import InvalidCursorProblemError
-from servicekit.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
+from servicekit.data.specification import Specification
 
 
 class PageQuery(BaseModel):

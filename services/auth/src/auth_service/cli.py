@@ -24,8 +24,8 @@ from auth_service.settings import AuthSettings, get_settings
 from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import ROLES, TENANT_PATTERN, UserCreate, UserUpdate
 from auth_service.users.service import AccountService, Passwords, UserService
-from servicekit.cli import add_migrate_command, add_serve_command, run_cli
-from servicekit.db import create_engine, create_sessionmaker
+from servicekit.data.db import create_engine, create_sessionmaker
+from servicekit.web.cli import add_migrate_command, add_serve_command, run_cli
 
 T = TypeVar("T")
 

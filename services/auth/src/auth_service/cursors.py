@@ -1,6 +1,6 @@
 """Admin-list cursors signed with HMAC-SHA256, so only cursors this service issued reach a query.
 
-A cursor is the repository's opaque token (servicekit.repository: the last row's sort value and
+A cursor is the repository's opaque token (servicekit.data.repository: the last row's sort value and
 id) plus `.` and a MAC over the list's name and the token; one that does not verify is refused
 before it is decoded, so a tampered value never reaches the database driver, and a cursor of
 one list (or of orders) is refused by another.
@@ -20,7 +20,7 @@ import hmac
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from servicekit.repository import InvalidCursorError
+from servicekit.data.repository import InvalidCursorError
 
 # HKDF "info": binds the derived key to this one use (RFC 5869 3.2).
 CURSOR_KEY_INFO = b"auth-service admin list cursors v1"

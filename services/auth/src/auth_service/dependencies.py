@@ -22,9 +22,9 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens.service import RefreshTokenService, TokenService
 from auth_service.users.permissions import AdminDep as UserAdminDep
 from auth_service.users.service import LoginService, Passwords, UserService
-from servicekit.db import SessionDep
-from servicekit.security import PrincipalDep
-from servicekit.state import service_state
+from servicekit.core.state import service_state
+from servicekit.data.db import SessionDep
+from servicekit.web.security import PrincipalDep
 
 
 def get_auth_state(request: Request) -> AuthState:

@@ -19,7 +19,7 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens.service import RefreshTokenService
 from auth_service.users.schemas import UserCreate
 from auth_service.users.service import AccountService, Passwords, UserService
-from servicekit.db import create_engine, create_sessionmaker
+from servicekit.data.db import create_engine, create_sessionmaker
 
 FIRST_ADMIN_EMAIL = "admin@example.com"
 FIRST_CLIENT_NAME = "first-service"

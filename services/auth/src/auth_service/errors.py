@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from servicekit.problems import ProblemError, problem_type
+from servicekit.core.problems import ProblemError, problem_type
 
 
 class AuthError(ProblemError):

@@ -29,9 +29,9 @@ from auth_service.settings import AuthSettings
 from auth_service.tokens._failures import FailureBudget
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.users.service import Passwords
-from servicekit.auth import TokenVerifier
-from servicekit.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
-from servicekit.state import ServiceResources, ServiceState, StateBuilder
+from servicekit.core.state import ServiceResources, ServiceState, StateBuilder
+from servicekit.verify import TokenVerifier
+from servicekit.web.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
 
 log = logging.getLogger("auth_service")
 

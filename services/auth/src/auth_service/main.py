@@ -12,7 +12,7 @@ from auth_service.tokens.endpoints import router as tokens_router
 from auth_service.users.endpoints import password_policy_docs
 from auth_service.users.endpoints import router as users_router
 from auth_service.wellknown.endpoints import wellknown_router
-from servicekit.app import create_service_app
+from servicekit.web.app import create_service_app
 
 
 def create_app(settings: AuthSettings | None = None) -> FastAPI:

@@ -12,7 +12,7 @@ from typing import ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
-from servicekit.settings import KNOWN_DEFAULT_SECRETS, InsecureSettingsError, ServiceSettings
+from servicekit.core.settings import KNOWN_DEFAULT_SECRETS, InsecureSettingsError, ServiceSettings
 
 KEK_BYTES = 32  # AES-256
 # SHA-256 of every key-encryption key that ships in this repository (.env.example; compose,

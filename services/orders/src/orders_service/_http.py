@@ -11,8 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
 from starlette.responses import Response
 
-from servicekit.context import RequestContext, context_of
-from servicekit.problems import ProblemError, problem_type
+from servicekit.core.problems import ProblemError, problem_type
+from servicekit.web.context import RequestContext, context_of
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -30,7 +30,7 @@ def _require_json(ctx: RequestContext) -> None:
 
 
 async def _body(request: Request) -> tuple[RequestContext, bytes]:
-    # Read once, under the one configured cap, by the request limits (servicekit.limits);
+    # Read once, under the one configured cap, by the request limits (servicekit.web.limits);
     # an app without them (a bare test app) reads it here.
     ctx = context_of(request.scope)
     if ctx.body is None:

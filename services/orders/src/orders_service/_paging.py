@@ -7,8 +7,8 @@ from typing import Protocol
 
 from orders_service.cursors import cursor_signer
 from orders_service.errors import InvalidCursorProblemError
-from servicekit.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
+from servicekit.data.specification import Specification
 
 
 class PageQuery(Protocol):

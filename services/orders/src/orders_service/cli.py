@@ -15,9 +15,9 @@ from orders_service.events.service import prune
 from orders_service.idempotency.repository import IdempotencyRecords
 from orders_service.items.cache import build_item_cache, warm_item_cache
 from orders_service.settings import OrdersSettings, get_settings
-from servicekit.cli import add_migrate_command, add_serve_command, run_cli
-from servicekit.db import create_engine, create_sessionmaker
-from servicekit.redis import create_redis
+from servicekit.data.db import create_engine, create_sessionmaker
+from servicekit.data.redis import create_redis
+from servicekit.web.cli import add_migrate_command, add_serve_command, run_cli
 
 
 async def _warm(settings: OrdersSettings, *, limit: int) -> tuple[int, int]:

@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Sequence
 from functools import lru_cache
 
-from servicekit.repository import InvalidCursorError
+from servicekit.data.repository import InvalidCursorError
 
 _SEPARATOR = "."
 

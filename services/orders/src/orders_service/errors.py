@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from servicekit.problems import ProblemError, problem_type
+from servicekit.core.problems import ProblemError, problem_type
 
 
 class OrdersError(ProblemError):

@@ -16,14 +16,14 @@ from orders_service.pedidos.endpoints import router as pedidos_router
 from orders_service.permissions import permissions_for
 from orders_service.settings import OrdersSettings, get_settings
 from orders_service.state import OrdersState, orders_state
-from servicekit.app import create_service_app
-from servicekit.context import context_of
-from servicekit.docs import idempotency_docs
-from servicekit.fastpath import FastPathMiddleware
-from servicekit.health import http_check
-from servicekit.idempotency import IdempotencyMiddleware
-from servicekit.security import principal_scope
-from servicekit.state import service_state
+from servicekit.core.state import service_state
+from servicekit.web.app import create_service_app
+from servicekit.web.context import context_of
+from servicekit.web.docs import idempotency_docs
+from servicekit.web.fastpath import FastPathMiddleware
+from servicekit.web.health import http_check
+from servicekit.web.idempotency import IdempotencyMiddleware
+from servicekit.web.security import principal_scope
 
 
 def _redis_of(scope: Scope) -> Redis:

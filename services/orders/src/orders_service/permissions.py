@@ -25,10 +25,10 @@ from fastapi import Depends
 
 from orders_service.context import Actor
 from orders_service.errors import PermissionDeniedError, UnusableIdentityError
-from servicekit.auth import ROLE_ORDER as RANKED_ROLE_NAMES
-from servicekit.auth import Principal
-from servicekit.security import Permission as RoutePermission
-from servicekit.security import requires
+from servicekit.verify import ROLE_ORDER as RANKED_ROLE_NAMES
+from servicekit.verify import Principal
+from servicekit.web.security import Permission as RoutePermission
+from servicekit.web.security import requires
 
 
 class Role(StrEnum):

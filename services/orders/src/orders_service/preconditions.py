@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from servicekit.problems import ProblemError, problem_type
+from servicekit.core.problems import ProblemError, problem_type
 
 # entity-tag = [ weak ] opaque-tag; opaque-tag = DQUOTE *etagc DQUOTE (RFC 9110 8.8.3);
 # etagc is any visible character but DQUOTE, or obs-text (headers arrive latin-1 decoded).

@@ -4,7 +4,7 @@ A request session opens a transaction lazily (BEGIN, a round trip), and ends it 
 (another) and the pool's reset (a ROLLBACK). A read of one statement is consistent on its
 own, so the hot reads (an item, a page of items) run on a connection in autocommit mode:
 one round trip per query instead of three. Anything that writes, or reads with several
-statements that must agree, keeps the transactional request session (servicekit.db).
+statements that must agree, keeps the transactional request session (servicekit.data.db).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from servicekit.state import ServiceState, service_state
+from servicekit.core.state import ServiceState, service_state
 
 
 @asynccontextmanager

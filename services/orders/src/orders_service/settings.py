@@ -8,8 +8,8 @@ from typing import Annotated, Any, ClassVar
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from servicekit.auth.keys import check_jwks_url
-from servicekit.settings import ServiceSettings
+from servicekit.core.settings import ServiceSettings
+from servicekit.verify.keys import check_jwks_url
 
 
 class OrdersSettings(ServiceSettings):
@@ -32,7 +32,7 @@ class OrdersSettings(ServiceSettings):
     # Largest request body accepted (413 above it); a pedido of 100 lines is about 10 KiB.
     max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=16 * 1024 * 1024)
 
-    # Item read cache (servicekit.cache.RedisCache); TTL = base x (1 + U(0.05, 0.15)).
+    # Item read cache (servicekit.data.cache.RedisCache); TTL = base x (1 + U(0.05, 0.15)).
     # Off: every item read goes to PostgreSQL (a kill switch; writes still need no Redis).
     cache_enabled: bool = True
     cache_namespace: str = "orders:cache:"
@@ -51,7 +51,7 @@ class OrdersSettings(ServiceSettings):
     cache_warm_limit: int = Field(default=1000, ge=1, le=100_000)
     cache_warm_window_days: int = Field(default=7, ge=1, le=365)
 
-    # Idempotency-Key (servicekit.idempotency); draft-ietf-httpapi-idempotency-key-header.
+    # Idempotency-Key (servicekit.web.idempotency); draft-ietf-httpapi-idempotency-key-header.
     idempotency_namespace: str = "orders:idem:"
     idempotency_ttl_s: int = Field(default=24 * 3600, ge=24 * 3600, le=48 * 3600)
     # How long a reservation (a keyed request still running) holds its key; past it, it is a

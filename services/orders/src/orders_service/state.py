@@ -17,9 +17,9 @@ from orders_service.items.cache import ItemCache, build_item_cache, invalidate_i
 from orders_service.outbox.handlers import EventHandlers
 from orders_service.outbox.schemas import ItemDeleted, ItemStockAdjusted, ItemUpdated
 from orders_service.settings import OrdersSettings
-from servicekit.auth import JwksKeySource, TokenVerifier
-from servicekit.security import start_verifier
-from servicekit.state import ServiceResources, ServiceState, StateBuilder, service_state
+from servicekit.core.state import ServiceResources, ServiceState, StateBuilder, service_state
+from servicekit.verify import JwksKeySource, TokenVerifier
+from servicekit.web.security import start_verifier
 
 
 @dataclass(kw_only=True)

@@ -16,8 +16,8 @@ from sqlmodel import col
 from auth_service.clients.models import ServiceClient
 from auth_service.clients.schemas import ClientCredentials
 from auth_service.clients.specifications import ClientTenantSpec
-from servicekit.repository import TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import TenantRepository
+from servicekit.data.specification import Specification
 
 # The token endpoint's only query: a primary-key lookup of just what issuance needs. It runs
 # on a plain asyncpg pool as a cached prepared statement: one round trip, no transaction, no

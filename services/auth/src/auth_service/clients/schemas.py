@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from auth_service._paging import PageQuery
 from auth_service.users.schemas import Role, Roles
-from servicekit.patterns import TRIMMED
+from servicekit.core.patterns import TRIMMED
 
 # Not stripped but refused with spaces around (engines strip differently), and no NUL: the
-# pattern says so in the published schema too (servicekit.patterns).
+# pattern says so in the published schema too (servicekit.core.patterns).
 ClientName = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=TRIMMED)]
 
 

@@ -25,8 +25,8 @@ from auth_service.clients.schemas import (
 from auth_service.clients.specifications import ClientDisabledSpec, ClientRoleSpec
 from auth_service.cursors import CursorSigner
 from auth_service.errors import NotFoundError
-from servicekit.repository import Page, SortKey
-from servicekit.specification import Specification, and_spec
+from servicekit.data.repository import Page, SortKey
+from servicekit.data.specification import Specification, and_spec
 
 log = logging.getLogger("auth_service.clients")
 

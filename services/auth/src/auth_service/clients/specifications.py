@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, String, any_, literal
 from sqlmodel import col
 
 from auth_service.clients.models import ServiceClient
-from servicekit.specification import Specification
+from servicekit.data.specification import Specification
 
 
 class ClientTenantSpec(Specification[ServiceClient]):

@@ -3,7 +3,7 @@
 Client ids are in every token and usernames are guessable, so a budget charged by every
 request would let anyone lock a client or a user out by sending wrong secrets. Here only
 failed authentications (invalid_client, invalid_grant) are counted, with the same GCRA as
-servicekit.ratelimit (`burst` at once, then `requests` per `period_s`), and a request is
+servicekit.web.ratelimit (`burst` at once, then `requests` per `period_s`), and a request is
 refused (429) only while its identity's next failure would be over the budget: a client or
 user who authenticates correctly is never charged.
 """
@@ -15,7 +15,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from servicekit.ratelimit import RateLimit, RateLimitError
+from servicekit.web.ratelimit import RateLimit, RateLimitError
 
 _US = 1_000_000
 

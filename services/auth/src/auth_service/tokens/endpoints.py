@@ -20,10 +20,10 @@ from auth_service.keys.keyring import NoSigningKeyError
 from auth_service.lifespan import TokenLimits
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
 from auth_service.tokens.service import OAuthError, TokenGrant, TokenService, invalid_client
-from servicekit.db import SessionDep, get_session
-from servicekit.jsonutil import dumps
-from servicekit.problems import problem_response, problem_type
-from servicekit.ratelimit import client_ip
+from servicekit.core.jsonutil import dumps
+from servicekit.core.problems import problem_response, problem_type
+from servicekit.data.db import SessionDep, get_session
+from servicekit.web.ratelimit import client_ip
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 MAX_FORM_BYTES = 16 * 1024

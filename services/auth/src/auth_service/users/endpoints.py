@@ -12,8 +12,8 @@ from auth_service.dependencies import CursorSignerDep, OwnUserServiceDep, UserSe
 from auth_service.errors import NotFoundError
 from auth_service.settings import AuthSettings
 from auth_service.users.schemas import UserCreate, UserListQuery, UserPage, UserRead, UserUpdate
-from servicekit.docs import OpenAPICustomiser
-from servicekit.security import PrincipalDep
+from servicekit.web.docs import OpenAPICustomiser
+from servicekit.web.security import PrincipalDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
 

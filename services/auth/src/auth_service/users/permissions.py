@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from servicekit.auth import Principal
-from servicekit.security import Permission, requires
+from servicekit.verify import Principal
+from servicekit.web.security import Permission, requires
 
 AdminDep = Annotated[Principal, Depends(requires(Permission(name="admin", minimum_role="admin")))]

@@ -21,8 +21,8 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from auth_service.users.models import User
 from auth_service.users.specifications import UserTenantSpec
-from servicekit.repository import TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import TenantRepository
+from servicekit.data.specification import Specification
 
 _U = User.__table__.c  # type: ignore[attr-defined]
 

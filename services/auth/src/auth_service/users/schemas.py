@@ -9,12 +9,12 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, StringConstraints
 
 from auth_service._paging import PageQuery
-from servicekit.patterns import SPACE
+from servicekit.core.patterns import SPACE
 
 Role = Literal["viewer", "editor", "admin"]
 ROLES: tuple[Role, ...] = ("viewer", "editor", "admin")
 
-# Whitespace spelled out (servicekit.patterns): `\s` differs between the regex engines that
+# Whitespace spelled out (servicekit.core.patterns): `\s` differs between the regex engines that
 # read this pattern, in the published schema and in validation.
 # No NUL either: PostgreSQL text cannot hold one.
 _EMAIL_CHAR = f"[^@\\x00{SPACE}]"

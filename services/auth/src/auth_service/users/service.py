@@ -25,8 +25,8 @@ from auth_service.users.models import User
 from auth_service.users.repository import AccountRepository, DuplicateEmailError, UserRepository
 from auth_service.users.schemas import UserCreate, UserListQuery, UserUpdate
 from auth_service.users.specifications import UserDisabledSpec, UserRoleSpec
-from servicekit.repository import Page, SortKey
-from servicekit.specification import Specification, and_spec
+from servicekit.data.repository import Page, SortKey
+from servicekit.data.specification import Specification, and_spec
 
 log = logging.getLogger("auth_service.users")
 security_log = logging.getLogger("auth_service.security")

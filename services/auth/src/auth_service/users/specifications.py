@@ -10,7 +10,7 @@ from sqlalchemy import ColumnElement, String, any_, literal
 from sqlmodel import col
 
 from auth_service.users.models import User
-from servicekit.specification import Specification
+from servicekit.data.specification import Specification
 
 
 class UserTenantSpec(Specification[User]):

@@ -11,7 +11,7 @@ from auth_service.dependencies import get_auth_state
 from auth_service.keys.keyring import JWKS_MEDIA_TYPE, KeyRing
 from auth_service.settings import AuthSettings
 from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
-from servicekit.jsonutil import dumps
+from servicekit.core.jsonutil import dumps
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:

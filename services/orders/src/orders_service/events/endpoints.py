@@ -12,7 +12,7 @@ from orders_service._http import json_response, next_link
 from orders_service.events.schemas import EventListQuery, EventPage, EventRead
 from orders_service.events.service import EventService
 from orders_service.permissions import CanReadEvents, actor_of
-from servicekit.db import SessionDep
+from servicekit.data.db import SessionDep
 
 PREFIX = "/api/v1/events"
 router = APIRouter(prefix=PREFIX, tags=["events"])

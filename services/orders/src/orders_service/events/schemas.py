@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from servicekit.patterns import VISIBLE
+from servicekit.core.patterns import VISIBLE
 
 
 class EventListQuery(BaseModel):

@@ -15,7 +15,7 @@ from orders_service.cursors import cursor_signer
 from orders_service.errors import InvalidCursorProblemError
 from orders_service.events.repository import FeedRow, Position, feed_page, prune_events
 from orders_service.events.schemas import EventListQuery
-from servicekit.repository import InvalidCursorError
+from servicekit.data.repository import InvalidCursorError
 
 _MAX_POSITION = 2**63 - 1
 

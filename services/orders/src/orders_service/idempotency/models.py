@@ -1,6 +1,6 @@
 """The idempotency_records table: one row per keyed write that committed.
 
-Redis (servicekit.idempotency) answers most retries, but it can lose a record (failover,
+Redis (servicekit.web.idempotency) answers most retries, but it can lose a record (failover,
 eviction) or never get one (the process died between COMMIT and storing the response). This
 row is written in the same transaction as the write itself, so whenever the write exists its
 key, fingerprint and response exist too; the primary key is the unique index on the scope.

@@ -1,6 +1,6 @@
 """Run a keyed write once, durably: its Idempotency-Key record commits with the write.
 
-The middleware (servicekit.idempotency) answers a retry from Redis when it can. When Redis
+The middleware (servicekit.web.idempotency) answers a retry from Redis when it can. When Redis
 has nothing (record lost, or the reply to a COMMIT was lost and the reservation released),
 the retry reaches the route; `keyed_write` then finds the record written in the original
 transaction and answers its response again, or 422 if the request differs. The claim is the
@@ -20,8 +20,8 @@ from starlette.responses import Response
 from orders_service.context import Actor
 from orders_service.errors import OrdersError
 from orders_service.idempotency.repository import IdempotencyRecords, RecordScope
-from servicekit.idempotency import keyed_request
-from servicekit.problems import problem_type
+from servicekit.core.problems import problem_type
+from servicekit.web.idempotency import keyed_request
 
 # The headers a replay repeats (those the middleware stores too).
 _KEPT = frozenset({b"content-type", b"location", b"etag"})

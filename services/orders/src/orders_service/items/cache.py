@@ -1,6 +1,6 @@
 """The item read cache: keys, the read path through it, warming, and invalidation.
 
-`GET /api/v1/items/{id}` answers from `servicekit.cache.RedisCache` (final response bytes and
+`GET /api/v1/items/{id}` answers from `servicekit.data.cache.RedisCache` (final response bytes and
 the ETag, tenant in the key). Invalidation is an after-commit handler of the item events
 (`invalidate_item`, registered by the composition root in `orders_service.state`).
 """
@@ -20,7 +20,7 @@ from orders_service.items.service import render_item
 from orders_service.outbox.schemas import ItemDeleted, ItemStockAdjusted, ItemUpdated
 from orders_service.reads import read_only_connection, read_only_session
 from orders_service.settings import OrdersSettings
-from servicekit.cache import RedisCache, WarmEntry, pack_response, unpack_response
+from servicekit.data.cache import RedisCache, WarmEntry, pack_response, unpack_response
 
 
 class _AbsentError(Exception):
@@ -148,7 +148,7 @@ async def read_item(
     """GET /items/{id}: the item cache's entry, else the database's answer (then cached).
 
     None means 404 (absent, deleted or another tenant's); absence is never cached. Without
-    Redis, or with Redis down or slow, this reads the database (servicekit.cache).
+    Redis, or with Redis down or slow, this reads the database (servicekit.data.cache).
     """
     if item_cache is not None:
         hit = item_cache.get_local(tenant_id, item_id)  # the common case: no I/O at all

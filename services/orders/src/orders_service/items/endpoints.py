@@ -32,12 +32,12 @@ from orders_service.permissions import (
 from orders_service.preconditions import IfMatch, none_match
 from orders_service.reads import ReadSessionDep
 from orders_service.state import OrdersState
-from servicekit.auth import Principal
-from servicekit.context import RequestContext, context_of
-from servicekit.db import SessionDep
-from servicekit.docs import idempotency_key
-from servicekit.fastpath import Answer, fast_read
-from servicekit.state import service_state
+from servicekit.core.state import service_state
+from servicekit.data.db import SessionDep
+from servicekit.verify import Principal
+from servicekit.web.context import RequestContext, context_of
+from servicekit.web.docs import idempotency_key
+from servicekit.web.fastpath import Answer, fast_read
 
 PREFIX = "/api/v1/items"
 router = APIRouter(prefix=PREFIX, tags=["items"])

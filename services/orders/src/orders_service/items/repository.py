@@ -14,8 +14,8 @@ from sqlmodel import col
 from orders_service.items.models import Item
 from orders_service.items.specifications import ItemTenantSpec
 from orders_service.pedidos.models import Pedido, PedidoLine, PedidoStatus
-from servicekit.repository import TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import TenantRepository
+from servicekit.data.specification import Specification
 
 
 class ItemRepository(TenantRepository[Item]):

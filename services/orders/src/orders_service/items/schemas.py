@@ -23,7 +23,7 @@ from orders_service._numbers import WholeNumber
 from orders_service._text import NoNul
 from orders_service.items.models import Item, ItemStatus
 from orders_service.money import AmountText, Currency, Money, MoneyIn
-from servicekit.patterns import TRIMMED, VISIBLE
+from servicekit.core.patterns import TRIMMED, VISIBLE
 
 Sku = Annotated[
     str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", strict=True)

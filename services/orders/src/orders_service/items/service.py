@@ -50,8 +50,8 @@ from orders_service.outbox.schemas import (
     ItemUpdated,
 )
 from orders_service.preconditions import IfMatch, etag_for
-from servicekit.repository import Page
-from servicekit.specification import Specification, and_spec
+from servicekit.data.repository import Page
+from servicekit.data.specification import Specification, and_spec
 
 _SKU_INDEX = "uq_items_tenant_id_sku_live"
 

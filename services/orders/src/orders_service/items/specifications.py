@@ -9,7 +9,7 @@ from sqlmodel import col
 
 from orders_service._text import fold
 from orders_service.items.models import Item, ItemStatus, item_search_text
-from servicekit.specification import Specification
+from servicekit.data.specification import Specification
 
 
 class ItemTenantSpec(Specification[Item]):

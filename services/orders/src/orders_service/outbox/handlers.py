@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from orders_service.outbox.models import OutboxEvent
 from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent
-from servicekit.db import after_commit
+from servicekit.data.db import after_commit
 
 E = TypeVar("E", bound=DomainEvent)
 Handler = Callable[[Any], Awaitable[None]]

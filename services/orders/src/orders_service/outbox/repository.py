@@ -9,8 +9,8 @@ from sqlmodel import col
 
 from orders_service.outbox.models import OutboxEvent
 from orders_service.outbox.schemas import DOMAIN_EVENT, DomainEvent
-from servicekit.repository import TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import TenantRepository
+from servicekit.data.specification import Specification
 
 
 class _OutboxTenantSpec(Specification[OutboxEvent]):

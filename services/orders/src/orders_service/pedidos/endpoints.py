@@ -37,8 +37,8 @@ from orders_service.permissions import (
     actor_of,
 )
 from orders_service.preconditions import etag_for
-from servicekit.db import SessionDep
-from servicekit.docs import idempotency_key
+from servicekit.data.db import SessionDep
+from servicekit.web.docs import idempotency_key
 
 PREFIX = "/api/v1/pedidos"
 CONFIRM = "/{pedido_id}/confirm"

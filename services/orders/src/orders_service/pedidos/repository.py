@@ -7,8 +7,8 @@ from typing import ClassVar
 
 from orders_service.pedidos.models import Pedido, PedidoLine
 from orders_service.pedidos.specifications import PedidoTenantSpec
-from servicekit.repository import TenantRepository
-from servicekit.specification import Specification
+from servicekit.data.repository import TenantRepository
+from servicekit.data.specification import Specification
 
 
 class PedidoRepository(TenantRepository[Pedido]):

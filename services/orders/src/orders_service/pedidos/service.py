@@ -59,8 +59,8 @@ from orders_service.pedidos.specifications import (
     PedidoMinTotalSpec,
     PedidoStatusSpec,
 )
-from servicekit.repository import Page
-from servicekit.specification import Specification, and_spec
+from servicekit.data.repository import Page
+from servicekit.data.specification import Specification, and_spec
 
 # Items a confirm may take stock from: on sale, or on sale with nothing left (the stock check
 # then names the shortage). Inactive and discontinued items are not sold.

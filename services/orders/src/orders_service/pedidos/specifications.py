@@ -8,7 +8,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlmodel import col
 
 from orders_service.pedidos.models import Pedido, PedidoLine, PedidoStatus
-from servicekit.specification import Specification
+from servicekit.data.specification import Specification
 
 
 class PedidoTenantSpec(Specification[Pedido]):

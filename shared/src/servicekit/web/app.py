@@ -1,0 +1,156 @@
+"""App factory parts: the lifespan that owns engines and pools, middleware, error handlers,
+probes, metrics and self-hosted docs. Run the result with `servicekit.web.shutdown.run_service`
+(each service's `<service> serve`) for the drain-then-exit-0 SIGTERM behaviour."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+
+from servicekit.core.logging import configure_logging
+from servicekit.core.metrics import (
+    MetricsMiddleware,
+    mark_process_dead,
+    metrics_response,
+    sample_pools_forever,
+)
+from servicekit.core.problems import install_problem_handlers
+from servicekit.core.settings import ServiceSettings
+from servicekit.core.state import ServiceResources, ServiceState, StateBuilder
+from servicekit.data.db import create_engine, create_sessionmaker
+from servicekit.data.redis import create_redis
+from servicekit.web.docs import OpenAPICustomiser, install_docs, install_openapi
+from servicekit.web.health import (
+    HealthCheck,
+    HealthMonitor,
+    health_router,
+    postgres_check,
+    redis_check,
+)
+from servicekit.web.middleware import RequestIdMiddleware
+from servicekit.web.protections import install_protections
+from servicekit.web.security import document_security
+from servicekit.web.shutdown import ShutdownState
+
+__all__ = ["ServiceResources", "ServiceState", "StateBuilder", "create_service_app"]
+
+
+async def _plain_state(resources: ServiceResources, _stack: AsyncExitStack) -> ServiceState:
+    return ServiceState(resources=resources)
+
+
+def create_service_app(
+    *,
+    settings: ServiceSettings,
+    title: str,
+    version: str,
+    routers: Sequence[APIRouter] = (),
+    redis_url: str | None = None,
+    state: StateBuilder = _plain_state,
+    description: str = "",
+    checks: Sequence[HealthCheck] = (),
+    migrations_section: str | None = None,
+    middleware: Sequence[Middleware] = (),
+    openapi: Sequence[OpenAPICustomiser] = (),
+) -> FastAPI:
+    """Build a FastAPI app with the shared lifespan, error handling and request ids.
+
+    Readiness always checks PostgreSQL, and Redis when `redis_url` is given; `checks` adds more
+    (a soft dependency is `critical=False`). With `migrations_section`, startup also waits for
+    the database to be at that Alembic section's head. `state` builds the service's typed
+    state in the lifespan (`servicekit.core.state`). `openapi` customisers run after the security
+    one, in order, on the generated schema. `middleware` (outermost first) runs
+    inside the request-id and metrics middleware, so whatever it answers by itself (a replayed
+    response, a 409) still carries `X-Request-ID`, gets an access-log line and is counted.
+    """
+    configure_logging(service=settings.service_name, level=settings.log_level)
+    shutdown = ShutdownState()
+    default_checks = [postgres_check()] + ([redis_check()] if redis_url else [])
+    monitor = HealthMonitor(
+        checks=[*default_checks, *checks],
+        shutdown=shutdown,
+        default_timeout_s=settings.health_check_timeout_s,
+        migrations_section=migrations_section,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with AsyncExitStack() as stack:
+            # Runs last: this process's live gauges leave the multiprocess sums.
+            stack.callback(mark_process_dead)
+            engine = create_engine(settings)
+            stack.push_async_callback(engine.dispose)
+            redis = create_redis(redis_url) if redis_url else None
+            if redis is not None:
+                stack.push_async_callback(redis.aclose)
+            resources = ServiceResources(
+                settings=settings,
+                engine=engine,
+                sessionmaker=create_sessionmaker(engine),
+                redis=redis,
+            )
+            app.state.resources = resources
+            monitor.resources = resources
+            stack.push_async_callback(monitor.aclose)
+            sampler = asyncio.create_task(sample_pools_forever(resources))
+            stack.push_async_callback(_cancel, sampler)
+            app.state.service = await state(resources, stack)
+            yield
+
+    app = FastAPI(
+        title=title,
+        version=version,
+        description=description,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        telemetry=None
+        if settings.opentelemetry
+        else {"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
+    )
+    app.state.settings = settings
+    app.state.shutdown = shutdown
+    app.state.health = monitor
+    install_problem_handlers(app)
+    details = settings.health_details_token
+    app.include_router(
+        health_router(
+            monitor,
+            version=version,
+            details_token=details.get_secret_value() if details else None,
+        )
+    )
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return metrics_response(getattr(request.app.state, "resources", None))
+
+    install_docs(app)
+    for router in routers:
+        app.include_router(router)
+    install_openapi(app, [document_security, *openapi])
+    # Last added runs first: request ids wrap everything, metrics time the rest, the
+    # protections refuse hostile input before the service's own middleware sees it.
+    for item in reversed(middleware):
+        app.add_middleware(item.cls, *item.args, **item.kwargs)
+    install_protections(app, settings)
+    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(
+        RequestIdMiddleware,
+        access_log=settings.access_log,
+        slow_ms=settings.access_log_slow_ms,
+    )
+    return app
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
