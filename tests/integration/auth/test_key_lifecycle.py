@@ -391,6 +391,13 @@ async def test_keys_list_shows_every_key_and_revoking_an_unknown_kid_fails(
     )
     assert code == 1
     assert "no-such-kid" in err
+    # A kid is a base64url thumbprint and may start with "-": still an operand, not an option
+    # (found when a random kid did; argparse answered "the following arguments are required").
+    code, _, err = await _cli_in_thread(
+        monkeypatch, capsys, db_url, "keys", "revoke", "-e_-no-such-kid"
+    )
+    assert code == 1
+    assert "-e_-no-such-kid" in err
 
 
 async def test_rotate_refuses_to_run_without_the_key_encryption_key(

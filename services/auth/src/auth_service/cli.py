@@ -319,11 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _kid_as_operand(argv: Sequence[str]) -> list[str]:
+    """`keys revoke KID` with a kid that starts with "-" (a base64url thumbprint may): argparse
+    would take it for an option and refuse the command, so it is passed after "--"."""
+    args = list(argv)
+    if args[:2] == ["keys", "revoke"] and len(args) == 3 and args[2] not in ("-h", "--help"):
+        return [*args[:2], "--", args[2]]
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     return run_cli(
         "auth-service",
         build_parser,
-        argv,
+        _kid_as_operand(sys.argv[1:] if argv is None else argv),
         url_variable="AUTH_DATABASE_URL",
         expected=(CommandError, AuthError, KeyLifecycleError),
     )
