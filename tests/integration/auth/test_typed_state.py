@@ -7,11 +7,13 @@ import base64
 import os
 import uuid
 
-from auth_service.cursors import CursorSigner
+from auth_service.cursors import cursor_signer
 from auth_service.dependencies import get_auth_settings, get_cursor_signer
 from auth_service.lifespan import AuthState
+from servicekit.data.cursors import CursorSigner
 from tests.support.auth_app import KEK_B64, AuthApp
 from tests.support.ids import new_tenant
+from tests.support.paging import cursor_of
 
 
 async def test_the_lifespan_builds_one_typed_state(auth_app: AuthApp) -> None:
@@ -51,12 +53,12 @@ async def test_list_cursors_are_signed_under_the_hkdf_key_of_the_key_encryption_
     tenant = new_tenant()
     headers = await auth_app.admin_headers(tenant)
     await auth_app.create_user(tenant_id=tenant)
-    offline = CursorSigner.from_key_encryption_key(base64.b64decode(KEK_B64))
+    offline = cursor_signer(base64.b64decode(KEK_B64))
     first = await auth_app.client.get("/api/v1/users", params={"limit": "1"}, headers=headers)
-    issued = first.json()["next_cursor"]
-    token = offline.verify("users", issued)  # raises unless HKDF(KEK) signed it
+    issued = cursor_of(first.json()["next"])
+    token = offline.verify(issued, scope="User")  # raises unless HKDF(KEK) signed it
     again = await auth_app.client.get(
-        "/api/v1/users", params={"cursor": offline.sign("users", token)}, headers=headers
+        "/api/v1/users", params={"cursor": offline.sign(token, scope="User")}, headers=headers
     )
     assert again.status_code == 200, again.text
     assert len(again.json()["items"]) == 1
@@ -70,7 +72,7 @@ async def test_an_overridden_cursor_signer_reaches_the_list(auth_app: AuthApp) -
     await auth_app.create_client(tenant_id=tenant)
     await auth_app.create_client(tenant_id=tenant)
     first = await auth_app.client.get("/api/v1/clients", params={"limit": "1"}, headers=headers)
-    cursor = first.json()["next_cursor"]
+    cursor = cursor_of(first.json()["next"])
     other = CursorSigner(os.urandom(32))
     auth_app.app.dependency_overrides[get_cursor_signer] = lambda: other
     try:

@@ -1,4 +1,4 @@
-"""One page of an admin list: `limit` + signed `cursor` in, `{items, next_cursor}` out.
+"""One page of an admin list: `limit` + signed `cursor` in, `{items, next}` out.
 
 Keyset pages like orders' lists (servicekit.data.repository): a page costs the same at any depth and
 rows added while an admin pages through do not shift what they see. Unknown query parameters
@@ -7,12 +7,10 @@ are a 422, as everywhere in the API: a misspelt `limt` must not silently mean th
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from pydantic import BaseModel, ConfigDict, Field
 
-from auth_service.cursors import CursorSigner
 from auth_service.errors import InvalidCursorProblemError
+from servicekit.data.cursors import CursorSigner, signed_page
 from servicekit.data.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
 from servicekit.data.specification import Specification
 
@@ -24,7 +22,7 @@ class PageQuery(BaseModel):
     cursor: str | None = Field(
         default=None,
         max_length=1024,
-        description="`next_cursor` of the previous page; omit it for the first page",
+        description="The cursor of the previous page's `next` link; omit it for the first page",
     )
 
 
@@ -35,15 +33,12 @@ async def list_page(
     sort: SortKey,
     query: PageQuery,
     signer: CursorSigner,
-    list_name: str,
 ) -> Page[ModelT]:
     """The page of `repository` rows `spec` selects after the query's cursor; 400 on a cursor
     this list did not issue."""
     try:
-        token = None if query.cursor is None else signer.verify(list_name, query.cursor)
-        page = await repository.list_by_spec(spec, sort=sort, cursor=token, limit=query.limit)
+        return await signed_page(
+            repository, spec, sort=sort, cursor=query.cursor, limit=query.limit, signer=signer
+        )
     except InvalidCursorError:
         raise InvalidCursorProblemError from None
-    if page.next_cursor is None:
-        return page
-    return replace(page, next_cursor=signer.sign(list_name, page.next_cursor))

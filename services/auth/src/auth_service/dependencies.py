@@ -15,7 +15,6 @@ from fastapi import Depends, Request
 
 from auth_service.clients.permissions import AdminDep as ClientAdminDep
 from auth_service.clients.service import ClientCredentialsService, ClientService
-from auth_service.cursors import CursorSigner
 from auth_service.keys.keyring import KeyRing
 from auth_service.lifespan import AuthState
 from auth_service.settings import AuthSettings
@@ -23,6 +22,7 @@ from auth_service.tokens.service import RefreshTokenService, TokenService
 from auth_service.users.permissions import AdminDep as UserAdminDep
 from auth_service.users.service import LoginService, Passwords, UserService
 from servicekit.core.state import service_state
+from servicekit.data.cursors import CursorSigner
 from servicekit.data.db import SessionDep
 from servicekit.web.security import PrincipalDep
 

@@ -20,7 +20,7 @@ import asyncpg
 from sqlalchemy.exc import SQLAlchemyError
 
 from auth_service.clients._cache import CredentialsCache
-from auth_service.cursors import CursorSigner
+from auth_service.cursors import cursor_signer
 from auth_service.keys._crypto import KeyWrapper, generate_key_encryption_key
 from auth_service.keys._watcher import KeySetWatcher, asyncpg_dsn
 from auth_service.keys.keyring import KeyRing
@@ -30,6 +30,7 @@ from auth_service.tokens._failures import FailureBudget
 from auth_service.tokens._signing import MAX_TOKEN_BYTES
 from auth_service.users.service import Passwords
 from servicekit.core.state import ServiceResources, ServiceState, StateBuilder
+from servicekit.data.cursors import CursorSigner
 from servicekit.verify import TokenVerifier
 from servicekit.web.ratelimit import MemoryRateLimitBackend, RateLimit, RateLimiter
 
@@ -219,7 +220,7 @@ def auth_state(settings: AuthSettings, *, clock: Callable[[], float] = time.time
             client_cache=CredentialsCache(settings.client_cache_ttl_s),
             passwords=passwords,
             token_limits=token_limits(settings),
-            cursors=CursorSigner.from_key_encryption_key(kek),
+            cursors=cursor_signer(kek),
         )
 
     return build

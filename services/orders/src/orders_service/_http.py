@@ -4,7 +4,6 @@ links, and the OpenAPI customiser for bodies parsed from raw bytes."""
 from __future__ import annotations
 
 from typing import Any, TypeVar
-from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -78,15 +77,6 @@ def json_response(
     body: bytes, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> Response:
     return Response(content=body, status_code=status, media_type=JSON, headers=headers)
-
-
-def next_link(request: Request, cursor: str | None) -> str | None:
-    """The relative URL of the next page: this request's query with the new cursor."""
-    if cursor is None:
-        return None
-    params = [(k, v) for k, v in request.query_params.multi_items() if k != "cursor"]
-    params.append(("cursor", cursor))
-    return f"{request.url.path}?{urlencode(params)}"
 
 
 # -- OpenAPI: bodies parsed from raw bytes still appear in the schema -----------------------

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Protocol
 
 from orders_service.cursors import cursor_signer
 from orders_service.errors import InvalidCursorProblemError
+from servicekit.data.cursors import signed_page
 from servicekit.data.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
 from servicekit.data.specification import Specification
 
@@ -27,14 +27,14 @@ class PageQuery(Protocol):
 async def list_page(
     repository: TenantRepository[ModelT], spec: Specification[ModelT], query: PageQuery
 ) -> Page[ModelT]:
-    signer = cursor_signer()
     try:
-        token = None if query.cursor is None else signer.verify(query.cursor)
-        page = await repository.list_by_spec(
-            spec, sort=SortKey.parse(query.sort), cursor=token, limit=query.limit
+        return await signed_page(
+            repository,
+            spec,
+            sort=SortKey.parse(query.sort),
+            cursor=query.cursor,
+            limit=query.limit,
+            signer=cursor_signer(),
         )
     except InvalidCursorError:
         raise InvalidCursorProblemError from None
-    if page.next_cursor is None:
-        return page
-    return replace(page, next_cursor=signer.sign(page.next_cursor))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from auth_service.clients.models import ServiceClient
 from auth_service.clients.schemas import (
@@ -17,6 +17,7 @@ from auth_service.clients.schemas import (
     ClientWithSecret,
 )
 from auth_service.dependencies import ClientServiceDep, CursorSignerDep
+from servicekit.web.paging import next_link
 
 router = APIRouter(prefix="/api/v1/clients", tags=["clients"])
 
@@ -47,16 +48,20 @@ async def create_client(
     "",
     response_model=ClientPage,
     summary="Service clients of your tenant, oldest first",
-    description="Cursor pages: follow `next_cursor` (null on the last page); a cursor this "
-    "list did not issue is a 400 problem.",
+    description="Cursor pages: follow `next` (a relative URL, null on the last page); a "
+    "cursor this list did not issue is a 400 problem.",
     responses={400: {"description": "The cursor is not one this list issued"}},
 )
 async def list_clients(
-    clients: ClientServiceDep, signer: CursorSignerDep, query: Annotated[ClientListQuery, Query()]
+    request: Request,
+    clients: ClientServiceDep,
+    signer: CursorSignerDep,
+    query: Annotated[ClientListQuery, Query()],
 ) -> ClientPage:
     page = await clients.list_page(query, signer=signer)
     return ClientPage(
-        items=[ClientRead.model_validate(c) for c in page.items], next_cursor=page.next_cursor
+        items=[ClientRead.model_validate(c) for c in page.items],
+        next=next_link(request, page.next_cursor),
     )
 
 

@@ -58,10 +58,11 @@ class ClientListQuery(PageQuery):
 
 
 class ClientPage(BaseModel):
-    """One page of clients, oldest first; `next_cursor` is null on the last page."""
+    """One page of clients, oldest first;
+    `next` (the next page's relative URL) is null on the last page."""
 
     items: list[ClientRead]
-    next_cursor: str | None
+    next: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,8 +23,8 @@ from auth_service.clients.schemas import (
     ClientUpdate,
 )
 from auth_service.clients.specifications import ClientDisabledSpec, ClientRoleSpec
-from auth_service.cursors import CursorSigner
 from auth_service.errors import NotFoundError
+from servicekit.data.cursors import CursorSigner
 from servicekit.data.repository import Page, SortKey
 from servicekit.data.specification import Specification, and_spec
 
@@ -55,7 +55,6 @@ def digest(secret: str) -> bytes:
 
 # Oldest first: the order the list always had (ties broken by client id).
 CLIENT_SORT = SortKey("created_at")
-CLIENT_LIST = "clients"
 
 
 class ClientCredentialsService:
@@ -154,7 +153,6 @@ class ClientService:
             sort=CLIENT_SORT,
             query=query,
             signer=signer,
-            list_name=CLIENT_LIST,
         )
 
     def _forget(self, client_id: str) -> None:

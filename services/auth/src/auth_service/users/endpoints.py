@@ -6,13 +6,14 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, FastAPI, Query, Response
+from fastapi import APIRouter, FastAPI, Query, Request, Response
 
 from auth_service.dependencies import CursorSignerDep, OwnUserServiceDep, UserServiceDep
 from auth_service.errors import NotFoundError
 from auth_service.settings import AuthSettings
 from auth_service.users.schemas import UserCreate, UserListQuery, UserPage, UserRead, UserUpdate
 from servicekit.web.docs import OpenAPICustomiser
+from servicekit.web.paging import next_link
 from servicekit.web.security import PrincipalDep
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])
@@ -38,16 +39,20 @@ async def create_user(data: UserCreate, users: UserServiceDep, response: Respons
     "",
     response_model=UserPage,
     summary="Users of your tenant, by email",
-    description="Cursor pages: follow `next_cursor` (null on the last page); a cursor this "
-    "list did not issue is a 400 problem.",
+    description="Cursor pages: follow `next` (a relative URL, null on the last page); a "
+    "cursor this list did not issue is a 400 problem.",
     responses={400: {"description": "The cursor is not one this list issued"}},
 )
 async def list_users(
-    users: UserServiceDep, signer: CursorSignerDep, query: Annotated[UserListQuery, Query()]
+    request: Request,
+    users: UserServiceDep,
+    signer: CursorSignerDep,
+    query: Annotated[UserListQuery, Query()],
 ) -> UserPage:
     page = await users.list_page(query, signer=signer)
     return UserPage(
-        items=[UserRead.model_validate(u) for u in page.items], next_cursor=page.next_cursor
+        items=[UserRead.model_validate(u) for u in page.items],
+        next=next_link(request, page.next_cursor),
     )
 
 

@@ -73,7 +73,8 @@ class UserListQuery(PageQuery):
 
 
 class UserPage(BaseModel):
-    """One page of users by email; `next_cursor` is null on the last page."""
+    """One page of users by email;
+    `next` (the next page's relative URL) is null on the last page."""
 
     items: list[UserRead]
-    next_cursor: str | None
+    next: str | None

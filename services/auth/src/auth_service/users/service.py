@@ -18,13 +18,13 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from auth_service._paging import list_page
-from auth_service.cursors import CursorSigner
 from auth_service.errors import ConflictError, InvalidInputError, NotFoundError
 from auth_service.settings import AuthSettings
 from auth_service.users.models import User
 from auth_service.users.repository import AccountRepository, DuplicateEmailError, UserRepository
 from auth_service.users.schemas import UserCreate, UserListQuery, UserUpdate
 from auth_service.users.specifications import UserDisabledSpec, UserRoleSpec
+from servicekit.data.cursors import CursorSigner
 from servicekit.data.repository import Page, SortKey
 from servicekit.data.specification import Specification, and_spec
 
@@ -84,7 +84,6 @@ class RefreshSessions(Protocol):
 
 # Email order: what an admin looks a user up by (the list's one sort, like before cursors).
 USER_SORT = SortKey("email")
-USER_LIST = "users"
 
 
 def _check_password(password: str, settings: AuthSettings) -> None:
@@ -160,7 +159,6 @@ class UserService:
             sort=USER_SORT,
             query=query,
             signer=signer,
-            list_name=USER_LIST,
         )
 
     async def update(self, user_id: uuid.UUID, data: UserUpdate, *, now: datetime) -> User:

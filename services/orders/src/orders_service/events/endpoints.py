@@ -8,11 +8,12 @@ from fastapi import APIRouter, Query, Request
 from pydantic import TypeAdapter
 from starlette.responses import Response
 
-from orders_service._http import json_response, next_link
+from orders_service._http import json_response
 from orders_service.events.schemas import EventListQuery, EventPage, EventRead
 from orders_service.events.service import EventService
 from orders_service.permissions import CanReadEvents, actor_of
 from servicekit.data.db import SessionDep
+from servicekit.web.paging import next_link
 
 PREFIX = "/api/v1/events"
 router = APIRouter(prefix=PREFIX, tags=["events"])

@@ -18,17 +18,19 @@ from orders_service.events.schemas import EventListQuery
 from servicekit.data.repository import InvalidCursorError
 
 _MAX_POSITION = 2**63 - 1
+_FEED = "events"  # the cursors' scope: no list's cursor is a feed position, and vice versa
 
 
 def encode_position(position: Position) -> str:
     raw = json.dumps({"feed": [position.txid, position.seq]}, separators=(",", ":")).encode()
-    return cursor_signer().sign(base64.urlsafe_b64encode(raw).rstrip(b"=").decode())
+    token = base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+    return cursor_signer().sign(token, scope=_FEED)
 
 
 def decode_position(cursor: str) -> Position:
     """The position inside a cursor this feed issued; the 400 problem for anything else."""
     try:
-        token = cursor_signer().verify(cursor)
+        token = cursor_signer().verify(cursor, scope=_FEED)
         payload = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (InvalidCursorError, binascii.Error, ValueError):
         raise InvalidCursorProblemError from None

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request
 from starlette.responses import Response
 
-from orders_service._http import documented_body, json_body, json_response, next_link
+from orders_service._http import documented_body, json_body, json_response
 from orders_service.errors import ItemNotFoundError
 from orders_service.idempotency.once import keyed_write
 from orders_service.items.cache import read_item
@@ -38,6 +38,7 @@ from servicekit.verify import Principal
 from servicekit.web.context import RequestContext, context_of
 from servicekit.web.docs import idempotency_key
 from servicekit.web.fastpath import Answer, fast_read
+from servicekit.web.paging import next_link
 
 PREFIX = "/api/v1/items"
 router = APIRouter(prefix=PREFIX, tags=["items"])

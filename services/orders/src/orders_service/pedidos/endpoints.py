@@ -12,7 +12,6 @@ from orders_service._http import (
     documented_body,
     json_body,
     json_response,
-    next_link,
     optional_json_body,
 )
 from orders_service.idempotency.once import keyed_write
@@ -39,6 +38,7 @@ from orders_service.permissions import (
 from orders_service.preconditions import etag_for
 from servicekit.data.db import SessionDep
 from servicekit.web.docs import idempotency_key
+from servicekit.web.paging import next_link
 
 PREFIX = "/api/v1/pedidos"
 CONFIRM = "/{pedido_id}/confirm"
