@@ -1,11 +1,12 @@
-"""The metrics middleware labels by route template, bounds its labels, and counts failures."""
+"""The edge middleware's metrics label by route template, bounds its labels, and counts failures."""
 
 from __future__ import annotations
 
 import httpx
 from fastapi import FastAPI
 
-from servicekit.core.metrics import MetricsMiddleware, registry
+from servicekit.core.metrics import registry
+from servicekit.web.middleware import EdgeMiddleware
 
 
 def _count(method: str, route: str, status: str) -> float:
@@ -26,7 +27,7 @@ def _app() -> FastAPI:
     async def boom() -> None:
         raise RuntimeError("fails")
 
-    app.add_middleware(MetricsMiddleware)
+    app.add_middleware(EdgeMiddleware)
     return app
 
 

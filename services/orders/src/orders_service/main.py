@@ -20,7 +20,6 @@ from servicekit.core.state import service_state
 from servicekit.web.app import create_service_app
 from servicekit.web.context import context_of
 from servicekit.web.docs import idempotency_docs
-from servicekit.web.fastpath import FastPathMiddleware
 from servicekit.web.health import http_check
 from servicekit.web.idempotency import IdempotencyMiddleware
 from servicekit.web.security import principal_scope
@@ -80,7 +79,7 @@ def create_app(settings: OrdersSettings | None = None) -> FastAPI:
         state=orders_state(settings),
         # Inside request ids and metrics: an item read answered before routing still gets
         # its X-Request-ID, its access-log line and its count.
-        middleware=[Middleware(FastPathMiddleware), idempotency_middleware(settings)],
+        middleware=[idempotency_middleware(settings)],
         openapi=[
             body_schemas,
             idempotency_docs(

@@ -3,9 +3,8 @@
 - `registry` is the process-wide `MetricsRegistry`. A service declares its counters once, at
   import time: `TOKENS = registry.counter("auth_tokens_issued_total", "...", ["grant_type"])`;
   asking again for the same name returns the same metric (apps are built more than once in tests).
-- `MetricsMiddleware` (pure ASGI) counts requests and observes latency by method, route template
-  and status, and keeps an in-flight gauge. Per request it does one dict lookup for the label
-  children (cached per method/route/status) and no string building.
+- `RequestMetrics` counts requests and observes latency by method, route template and status,
+  and keeps an in-flight gauge (servicekit.web.middleware.EdgeMiddleware calls it).
 - `/metrics` renders the registry. With PROMETHEUS_MULTIPROC_DIR set (several uvicorn workers),
   every process writes its samples there and a scrape aggregates them (prometheus-client's
   multiprocess mode); gauges are `livesum`, and a process marks itself dead on shutdown.
@@ -16,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -33,7 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.metrics import MetricWrapperBase
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 if TYPE_CHECKING:
     from servicekit.core.state import ServiceResources
@@ -159,43 +157,35 @@ def _route_label(route: Any) -> str:
     return label
 
 
-class MetricsMiddleware:
-    """Count, time and gauge every HTTP request (pure ASGI)."""
+class RequestMetrics:
+    """Count, time and gauge HTTP requests (called by servicekit.web.middleware.EdgeMiddleware).
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    Per request one dict lookup for the label children (cached per method, route template and
+    status) and no string building.
+    """
+
+    def __init__(self) -> None:
         # (method, route template, status) -> (counter child, histogram child)
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = [500]  # what the client sees if the app fails before answering
-
-        async def send_status(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        started = time.perf_counter()
+    @staticmethod
+    def started() -> None:
         HTTP_IN_FLIGHT.inc()
-        try:
-            await self.app(scope, receive, send_status)
-        finally:
-            HTTP_IN_FLIGHT.dec()
-            method = scope["method"]
-            if method not in _KNOWN_METHODS:
-                method = "OTHER"
-            # Routing stored the matched route in this same scope dict.
-            key = (method, _route_label(scope.get("route")), status[0])
-            children = self._children.get(key)
-            if children is None:
-                labels = (key[0], key[1], str(key[2]))
-                children = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
-                self._children[key] = children
-            children[0].inc()
-            children[1].observe(time.perf_counter() - started)
+
+    def finished(self, scope: Scope, status: int, elapsed_s: float) -> None:
+        HTTP_IN_FLIGHT.dec()
+        method = scope["method"]
+        if method not in _KNOWN_METHODS:
+            method = "OTHER"
+        # Routing stored the matched route in this same scope dict.
+        key = (method, _route_label(scope.get("route")), status)
+        children = self._children.get(key)
+        if children is None:
+            labels = (key[0], key[1], str(key[2]))
+            children = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(elapsed_s)
 
 
 def sample_pools(resources: ServiceResources) -> None:

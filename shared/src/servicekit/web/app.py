@@ -16,7 +16,6 @@ from starlette.responses import Response
 
 from servicekit.core.logging import configure_logging
 from servicekit.core.metrics import (
-    MetricsMiddleware,
     mark_process_dead,
     metrics_response,
     sample_pools_forever,
@@ -27,6 +26,7 @@ from servicekit.core.state import ServiceResources, ServiceState, StateBuilder
 from servicekit.data.db import create_engine, create_sessionmaker
 from servicekit.data.redis import create_redis
 from servicekit.web.docs import OpenAPICustomiser, install_docs, install_openapi
+from servicekit.web.fastpath import FastPathMiddleware
 from servicekit.web.health import (
     HealthCheck,
     HealthMonitor,
@@ -34,7 +34,7 @@ from servicekit.web.health import (
     postgres_check,
     redis_check,
 )
-from servicekit.web.middleware import RequestIdMiddleware
+from servicekit.web.middleware import EdgeMiddleware
 from servicekit.web.protections import install_protections
 from servicekit.web.security import document_security
 from servicekit.web.shutdown import ShutdownState
@@ -119,6 +119,7 @@ def create_service_app(
     app.state.shutdown = shutdown
     app.state.health = monitor
     install_problem_handlers(app)
+
     details = settings.health_details_token
     app.include_router(
         health_router(
@@ -127,25 +128,31 @@ def create_service_app(
             details_token=details.get_secret_value() if details else None,
         )
     )
+    # FastAPI tries routes in order, each included router a branch matched again inside, at a
+    # cost per branch tried: the probes (every few seconds from each kubelet) and the API come
+    # first, the metrics and the docs after them.
+    for router in routers:
+        app.include_router(router)
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics(request: Request) -> Response:
         return metrics_response(getattr(request.app.state, "resources", None))
 
     install_docs(app)
-    for router in routers:
-        app.include_router(router)
     install_openapi(app, [document_security, *openapi])
-    # Last added runs first: request ids wrap everything, metrics time the rest, the
-    # protections refuse hostile input before the service's own middleware sees it.
+    # Last added runs first: the edge (request id, security headers, metrics, access line)
+    # wraps everything; the protections refuse hostile input before the service's own
+    # middleware sees it.
     for item in reversed(middleware):
         app.add_middleware(item.cls, *item.args, **item.kwargs)
+    # Inside the protections (limits, the request context), outside the service's own.
+    app.add_middleware(FastPathMiddleware)
     install_protections(app, settings)
-    app.add_middleware(MetricsMiddleware)
     app.add_middleware(
-        RequestIdMiddleware,
+        EdgeMiddleware,
         access_log=settings.access_log,
         slow_ms=settings.access_log_slow_ms,
+        no_store_path_prefixes=settings.no_store_path_prefixes,
     )
     return app
 

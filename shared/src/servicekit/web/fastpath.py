@@ -1,11 +1,16 @@
 """Declared fast path: GET routes that may be answered before routing, through their own code.
 
-A route opts in with `@fast_read(serve)` under its `@router.get(...)`: `serve(ctx, principal,
-param)` is the function the route itself calls, and the permission is the one the route
-declares. `FastPathMiddleware` serves every such route for an authorized caller without
-routing or dependency solving (most of a FastAPI request's cost); whatever it is not sure of
-(no or bad token, a missing permission, a parameter not in canonical form) goes on to the
-route, which answers it from the same request context (no second verification).
+A route opts in under its `@router.get(...)`:
+- `@fast_read(serve)` for `GET <prefix>/{param}` with a declared permission: `serve(ctx,
+  principal, param)` is the function the route itself calls. Served for an authorized caller;
+  whatever the fast path is not sure of (no or bad token, a missing permission, a parameter
+  not in canonical form) goes on to the route, which answers it from the same request context
+  (no second verification).
+- `@fast_answer(serve)` for a public `GET <exact path>` (no parameter, no permission: a probe,
+  a key set): `serve(ctx)` is the function the route itself calls.
+`FastPathMiddleware` serves every such route without routing or dependency solving: FastAPI's
+route matching (each included router a branch matched twice), its exception and exit-stack
+layers and the endpoint wrapping are most of a small request's cost.
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ class Answer:
 
 
 Serve = Callable[[RequestContext, Principal, Any], Awaitable[Answer]]
+ServeExact = Callable[[RequestContext], Awaitable[Answer]]
 
 
 def canonical_uuid(raw: str) -> uuid.UUID | None:
@@ -74,6 +80,16 @@ def fast_read(
     return mark
 
 
+def fast_answer(serve: ServeExact) -> Callable[[F], F]:
+    """Mark a public `GET <exact path>` route as answerable before routing by `serve`."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.__fast_answer__ = serve  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
 @dataclass(frozen=True, slots=True)
 class _Entry:
     prefix: str
@@ -82,13 +98,40 @@ class _Entry:
     read: FastRead
 
 
-def _entries(routes: list[BaseRoute]) -> list[_Entry]:
+@dataclass(frozen=True, slots=True)
+class _Exact:
+    route: BaseRoute
+    serve: ServeExact
+
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    exact: dict[str, _Exact]
+    entries: list[_Entry]
+
+
+def _exact(route: APIRoute, template: str, serve: ServeExact) -> _Exact:
+    if "GET" not in (route.methods or ()) or "{" in template:
+        raise ValueError(f"{template}: a fast answer is a GET route of one exact path")
+    if any(p is not None for p in declarations(route.dependant)):
+        raise ValueError(f"{template}: a fast answer is public (it declares no permission)")
+    return _Exact(route, serve)
+
+
+def _index(routes: list[BaseRoute]) -> _Index:
+    exact: dict[str, _Exact] = {}
     entries: list[_Entry] = []
     for context in iter_route_contexts(routes):
         route = context.original_route
-        read = getattr(getattr(route, "endpoint", None), "__fast_read__", None)
+        endpoint = getattr(route, "endpoint", None)
         template = context.path_format
-        if not isinstance(route, APIRoute) or read is None or template is None:
+        if not isinstance(route, APIRoute) or template is None:
+            continue
+        answer: ServeExact | None = getattr(endpoint, "__fast_answer__", None)
+        if answer is not None:
+            exact[template] = _exact(route, template, answer)
+        read = getattr(endpoint, "__fast_read__", None)
+        if read is None:
             continue
         prefix, _, last = template.rpartition("/")
         if "GET" not in (route.methods or ()) or not (last.startswith("{") and "{" not in prefix):
@@ -98,7 +141,7 @@ def _entries(routes: list[BaseRoute]) -> list[_Entry]:
             raise ValueError(f"{template}: a fast read needs a declared permission")
         permissions = tuple(p for p in declared if p is not None)
         entries.append(_Entry(prefix + "/", route, permissions, read))
-    return entries
+    return _Index(exact, entries)
 
 
 class FastPathMiddleware:
@@ -106,15 +149,20 @@ class FastPathMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._entries: list[_Entry] | None = None
+        self._index: _Index | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            entries = self._entries
-            if entries is None:
-                entries = self._entries = _entries(scope["app"].router.routes)
+            index = self._index
+            if index is None:
+                index = self._index = _index(scope["app"].router.routes)
             path: str = scope["path"]
-            for entry in entries:
+            exact = index.exact.get(path)
+            if exact is not None:
+                scope["route"] = exact.route  # the metrics' label, as if it had been routed
+                await _answer(scope, receive, send, exact.serve(context_of(scope)))
+                return
+            for entry in index.entries:
                 if path.startswith(entry.prefix) and "/" not in path[len(entry.prefix) :]:
                     if await self._served(entry, scope, receive, send):
                         return
@@ -136,17 +184,21 @@ class FastPathMiddleware:
             return False
         # Labelled with the route's template in the request metrics, as if it had run.
         scope["route"] = entry.route
-        try:
-            answer = await entry.read.serve(ctx, principal, param)
-        except Exception as exc:  # noqa: BLE001 - answered by the app's own handlers
-            await _error(scope, receive, send, exc)
-            return True
-        headers = answer.headers
-        if answer.status not in (204, 304):
-            headers = [(b"content-length", b"%d" % len(answer.body)), *headers]
-        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
-        await send({"type": "http.response.body", "body": answer.body})
+        await _answer(scope, receive, send, entry.read.serve(ctx, principal, param))
         return True
+
+
+async def _answer(scope: Scope, receive: Receive, send: Send, pending: Awaitable[Answer]) -> None:
+    try:
+        answer = await pending
+    except Exception as exc:  # noqa: BLE001 - answered by the app's own handlers
+        await _error(scope, receive, send, exc)
+        return
+    headers = answer.headers
+    if answer.status not in (204, 304):
+        headers = [(b"content-length", b"%d" % len(answer.body)), *headers]
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": answer.body})
 
 
 async def _error(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:

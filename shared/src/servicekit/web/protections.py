@@ -5,25 +5,23 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from servicekit.core.settings import ServiceSettings
-from servicekit.web.limits import ConcurrencyLimitMiddleware, RequestLimitsMiddleware
-from servicekit.web.security_headers import (
+from servicekit.web.cors import (
     CORS_ALLOW_HEADERS,
     CORS_ALLOW_METHODS,
     CORS_EXPOSE_HEADERS,
     ProblemCORSMiddleware,
-    SecurityHeadersMiddleware,
 )
+from servicekit.web.limits import ConcurrencyLimitMiddleware, RequestLimitsMiddleware
 
 
 def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
-    """Add the limit, CORS and header middleware (the server's own hardening is passed to
+    """Add the limit and CORS middleware (the server's own hardening is passed to
     uvicorn by `run_service`: servicekit.web.server.uvicorn_options).
 
-    Call it before the request-id middleware is added, so every rejection is still logged
-    with a request id. Request order, outermost first: security headers (on every answer,
-    rejections included), CORS when origins are set (so a browser can read a 503 or 413),
-    the request limits (which read the body into the request context), the concurrency
-    limit, the app.
+    Call it before the edge middleware is added, so every rejection still gets a request id,
+    the security headers and a count. Request order, outermost first: CORS when origins are
+    set (so a browser can read a 503 or 413), the request limits (which read the body into
+    the request context), the concurrency limit, the app.
     """
     # Added first, so it runs inside the body reader: a request holds a concurrency slot only
     # once its body has arrived, and slowly trickling clients cannot starve everyone else.
@@ -52,6 +50,3 @@ def install_protections(app: FastAPI, settings: ServiceSettings) -> None:
             # Bearer tokens travel in a header, never in cookies: no credentials mode.
             allow_credentials=False,
         )
-    app.add_middleware(
-        SecurityHeadersMiddleware, no_store_path_prefixes=settings.no_store_path_prefixes
-    )

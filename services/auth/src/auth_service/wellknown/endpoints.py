@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from auth_service.dependencies import get_auth_state
 from auth_service.keys.keyring import JWKS_MEDIA_TYPE, KeyRing
+from auth_service.lifespan import AuthState
 from auth_service.settings import AuthSettings
 from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
 from servicekit.core.jsonutil import dumps
+from servicekit.core.state import service_state
+from servicekit.web.context import RequestContext, context_of
+from servicekit.web.fastpath import Answer, fast_answer
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -26,9 +28,22 @@ def etag_matches(if_none_match: str, etag: str) -> bool:
 
 def wellknown_router(settings: AuthSettings) -> APIRouter:
     router = APIRouter(prefix="/.well-known", tags=["discovery"])
-    cache_control = f"public, max-age={settings.jwks_max_age_s}"
+    cache_control = f"public, max-age={settings.jwks_max_age_s}".encode()
     metadata = ProviderMetadata.for_settings(settings)
     metadata_body = dumps(metadata.model_dump(mode="json"))
+
+    async def serve_jwks(ctx: RequestContext) -> Answer:
+        """The key set from prebuilt bytes; 304 when If-None-Match names its ETag. The route
+        and the fast path (servicekit.web.fastpath) both call this: every verifier's refresh
+        comes here, and FastAPI's routing and endpoint wrapping cost about as much as the
+        answer itself (profile, issue 12)."""
+        keyring: KeyRing = service_state(ctx.app, AuthState).keyring
+        body, etag = keyring.jwks()
+        headers = [(b"cache-control", cache_control), (b"etag", etag.encode("latin-1"))]
+        if_none_match = ctx.header(b"if-none-match")
+        if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"), etag):
+            return Answer(304, headers=headers)
+        return Answer(200, body, [(b"content-type", JWKS_MEDIA_TYPE.encode()), *headers])
 
     @router.get(
         "/jwks.json",
@@ -39,35 +54,22 @@ def wellknown_router(settings: AuthSettings) -> APIRouter:
             304: {"description": "The cached copy named by If-None-Match is current"},
         },
     )
+    @fast_answer(serve_jwks)
     async def jwks(request: Request) -> Response:
-        # Read straight from app state: this route is the hot path of every verifier.
-        keyring: KeyRing = get_auth_state(request).keyring
-        body, etag = keyring.jwks()
-        headers = {"Cache-Control": cache_control, "ETag": etag}
-        if_none_match = request.headers.get("if-none-match")
-        if if_none_match is not None and etag_matches(if_none_match, etag):
-            return Response(status_code=304, headers=headers)
-        return Response(body, media_type=JWKS_MEDIA_TYPE, headers=headers)
+        return (await serve_jwks(context_of(request.scope))).response()
 
-    # Served by a plain Starlette route placed first, for GET and HEAD (RFC 9110 9.3.2: caches
-    # and monitors ask for the validators without a body; the server drops a HEAD's body).
-    # The handler takes no parameters, yet FastAPI's per-request dependency solving and
-    # endpoint wrapping cost about a fifth of this route's CPU (profile, issue 12): every
-    # verifier's refresh comes here. The APIRoute above documents the same answer.
-    async def serve_jwks(request: Request) -> Response:
-        # FastAPI's routes record themselves in the scope and a plain Route does not: record
-        # it, so metrics label this route's template rather than "unmatched".
-        request.scope["route"] = jwks_route
+    # HEAD too (RFC 9110 9.3.2: caches and monitors ask for the validators without a body;
+    # the server drops a HEAD's body).
+    async def jwks_head(request: Request) -> Response:
         return await jwks(request)
 
-    jwks_route = Route(f"{router.prefix}/jwks.json", serve_jwks, methods=["GET", "HEAD"])
-    router.routes.insert(0, jwks_route)
+    router.add_api_route("/jwks.json", jwks_head, methods=["HEAD"], include_in_schema=False)
 
     async def server_metadata() -> Response:
         return Response(
             metadata_body,
             media_type="application/json",
-            headers={"Cache-Control": cache_control},
+            headers={"Cache-Control": cache_control.decode()},
         )
 
     for path, summary in (
