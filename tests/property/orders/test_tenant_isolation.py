@@ -83,7 +83,7 @@ async def test_no_tenant_reads_lists_updates_or_deletes_another_tenants_rows(
             foreign_pedidos = [p for t in others for p in owned_pedidos[t]]
 
             listed = await item_service.list_page(ItemListQuery(limit=100))
-            assert {i.id for i in listed.items} == {i.id for i in owned_items[acting]}
+            assert {i["id"] for i in listed.items} == {i.id for i in owned_items[acting]}
             pedido_page = await pedido_service.list_page(PedidoListQuery(limit=100))
             assert {p.id for p in pedido_page.items} == {p.id for p in owned_pedidos[acting]}
 

@@ -36,9 +36,13 @@ async def list_page(
 ) -> Page[ModelT]:
     """The page of `repository` rows `spec` selects after the query's cursor; 400 on a cursor
     this list did not issue."""
+
+    async def fetch(token: str | None) -> Page[ModelT]:
+        return await repository.list_by_spec(spec, sort=sort, cursor=token, limit=query.limit)
+
     try:
         return await signed_page(
-            repository, spec, sort=sort, cursor=query.cursor, limit=query.limit, signer=signer
+            fetch, cursor=query.cursor, signer=signer, scope=repository.model.__name__
         )
     except InvalidCursorError:
         raise InvalidCursorProblemError from None

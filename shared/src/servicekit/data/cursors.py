@@ -12,11 +12,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from typing import TypeVar
 
-from servicekit.data.repository import InvalidCursorError, ModelT, Page, SortKey, TenantRepository
-from servicekit.data.specification import Specification
+from servicekit.data.repository import InvalidCursorError, Page
+
+T = TypeVar("T")
 
 _SEPARATOR = "."
 
@@ -49,22 +51,17 @@ class CursorSigner:
 
 
 async def signed_page(
-    repository: TenantRepository[ModelT],
-    spec: Specification[ModelT],
+    fetch: Callable[[str | None], Awaitable[Page[T]]],
     *,
-    sort: SortKey,
     cursor: str | None,
-    limit: int,
     signer: CursorSigner,
-) -> Page[ModelT]:
-    """The page of `repository` rows `spec` selects after `cursor`, its next cursor signed.
-
-    A cursor is scoped to the repository's entity: one list's cursor is refused by another.
-    InvalidCursorError (the caller's 400) for a cursor this list did not issue.
-    """
-    scope = repository.model.__name__
+    scope: str,
+) -> Page[T]:
+    """The page `fetch(token)` reads after the repository token inside `cursor`, its next
+    cursor signed for `scope` (the list's entity name: one list's cursor is refused by
+    another). InvalidCursorError (the caller's 400) for a cursor this list did not issue."""
     token = None if cursor is None else signer.verify(cursor, scope=scope)
-    page = await repository.list_by_spec(spec, sort=sort, cursor=token, limit=limit)
+    page = await fetch(token)
     if page.next_cursor is None:
         return page
     return replace(page, next_cursor=signer.sign(page.next_cursor, scope=scope))

@@ -22,13 +22,18 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Select, func, inspect, literal, select, tuple_
+from sqlalchemy import ColumnElement, RowMapping, Select, func, inspect, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 from servicekit.data.specification import Specification, TrueSpecification
 
 ModelT = TypeVar("ModelT")
+RowT = TypeVar("RowT")
+
+
+def _item(row: RowMapping, name: str) -> Any:
+    return row[name]
 
 
 class InvalidCursorError(ValueError):
@@ -207,21 +212,19 @@ class TenantRepository(ABC, Generic[ModelT]):
             raise TypeError(f"{type(self).__name__} has no soft delete")
         await self.update(entity, {self.deleted_attr: at})
 
-    async def list_by_spec(
+    def _page_statement(
         self,
-        spec: Specification[ModelT] | None = None,
+        spec: Specification[ModelT] | None,
         *,
         sort: SortKey,
-        cursor: str | None = None,
-        limit: int = 20,
-    ) -> Page[ModelT]:
-        """One page of the entities `spec` selects, in `sort` order, after `cursor`."""
+        cursor: str | None,
+        limit: int,
+    ) -> Select[Any]:
         if sort.field not in self.sortable:
             raise ValueError(f"cannot sort by {sort.field!r}")
         if limit < 1:
             raise ValueError("limit must be positive")
-        sort_attr = self.sortable[sort.field]
-        key, id_column = self.column(sort_attr), self.column(self.id_attr)
+        key, id_column = self.column(self.sortable[sort.field]), self.column(self.id_attr)
         stmt = self.select().where((spec or TrueSpecification()).to_sql())
         if cursor is not None:
             raw_value, raw_id = decode_cursor(cursor, sort)
@@ -234,13 +237,51 @@ class TenantRepository(ABC, Generic[ModelT]):
                 else tuple_(key, id_column) > bound
             )
         order = (key.desc(), id_column.desc()) if sort.descending else (key.asc(), id_column.asc())
-        stmt = stmt.order_by(*order).limit(limit + 1)
-        rows = list((await self.session.execute(stmt)).scalars().all())
+        return stmt.order_by(*order).limit(limit + 1)
+
+    def _cut(self, rows: Sequence[RowT], *, sort: SortKey, limit: int, value: Any) -> Page[RowT]:
+        """The first `limit` rows, and the cursor after the last of them if more follow."""
         if len(rows) <= limit:
-            return Page(rows, None)
+            return Page(list(rows), None)
         last = rows[limit - 1]
-        next_cursor = encode_cursor(sort, getattr(last, sort_attr), getattr(last, self.id_attr))
-        return Page(rows[:limit], next_cursor)
+        next_cursor = encode_cursor(
+            sort, value(last, self.sortable[sort.field]), value(last, self.id_attr)
+        )
+        return Page(list(rows[:limit]), next_cursor)
+
+    async def list_by_spec(
+        self,
+        spec: Specification[ModelT] | None = None,
+        *,
+        sort: SortKey,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> Page[ModelT]:
+        """One page of the entities `spec` selects, in `sort` order, after `cursor`."""
+        stmt = self._page_statement(spec, sort=sort, cursor=cursor, limit=limit)
+        rows = list((await self.session.execute(stmt)).scalars().all())
+        return self._cut(rows, sort=sort, limit=limit, value=getattr)
+
+    async def list_rows_by_spec(
+        self,
+        spec: Specification[ModelT] | None = None,
+        *,
+        columns: Sequence[str],
+        sort: SortKey,
+        cursor: str | None = None,
+        limit: int = 20,
+    ) -> Page[RowMapping]:
+        """`list_by_spec` as rows of `columns` (attribute names, which must include the sort
+        key and the id), executed in Core: for lists that only render, without building and
+        loading an entity per row (the same statement, narrowing and cursor)."""
+        needed = {self.sortable.get(sort.field, sort.field), self.id_attr}
+        if not needed <= set(columns):
+            raise ValueError(f"columns must include {sorted(needed)}")
+        stmt = self._page_statement(spec, sort=sort, cursor=cursor, limit=limit)
+        stmt = stmt.with_only_columns(*(self.column(name) for name in columns))
+        connection = await self.session.connection()
+        rows = (await connection.execute(stmt)).mappings().all()
+        return self._cut(rows, sort=sort, limit=limit, value=_item)
 
     async def count(
         self, spec: Specification[ModelT] | None = None, *, include_deleted: bool = False

@@ -80,7 +80,7 @@ async def list_items(
     page = await ItemService(session, actor_of(caller)).list_page(query)
     body = ITEM_PAGE.dump_json(
         {
-            "items": [ItemRead.from_model(item) for item in page.items],
+            "items": [ItemRead.from_row(row) for row in page.items],
             "next": next_link(request, page.next_cursor),
         }
     )

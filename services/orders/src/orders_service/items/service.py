@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import RowMapping
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from orders_service._paging import list_page
+from orders_service._paging import list_rows_page
 from orders_service.context import Actor
 from orders_service.errors import (
     ItemNotFoundError,
@@ -26,6 +27,7 @@ from orders_service.items.queries import live_item_row
 from orders_service.items.repository import ItemRepository
 from orders_service.items.schemas import (
     MAX_QUANTITY,
+    READ_COLUMNS,
     ItemCreate,
     ItemListQuery,
     ItemRead,
@@ -268,5 +270,6 @@ class ItemService:
             )
         )
 
-    async def list_page(self, query: ItemListQuery) -> Page[Item]:
-        return await list_page(self.items, list_spec(query), query)
+    async def list_page(self, query: ItemListQuery) -> Page[RowMapping]:
+        # Rows, not entities: the list only renders them (items.schemas.READ_COLUMNS).
+        return await list_rows_page(self.items, list_spec(query), query, columns=READ_COLUMNS)
