@@ -6,8 +6,9 @@ A route opts in under its `@router.get(...)`:
   whatever the fast path is not sure of (no or bad token, a missing permission, a parameter
   not in canonical form) goes on to the route, which answers it from the same request context
   (no second verification).
-- `@fast_answer(serve)` for a public `GET <exact path>` (no parameter, no permission: a probe,
-  a key set): `serve(ctx)` is the function the route itself calls.
+- `@fast_answer(serve)` for a public `GET` or `POST` of one exact path (no parameter, no
+  declared permission: a probe, a key set, the token endpoint that authenticates its own
+  callers): `serve(request)` is the function the route itself calls.
 `FastPathMiddleware` serves every such route without routing or dependency solving: FastAPI's
 route matching (each included router a branch matched twice), its exception and exit-stack
 layers and the endpoint wrapping are most of a small request's cost.
@@ -46,9 +47,16 @@ class Answer:
         out.raw_headers.extend(self.headers)
         return out
 
+    @classmethod
+    def of(cls, response: Response) -> Answer:
+        """A rendered Starlette response as an Answer (its length is recomputed when sent)."""
+        headers = [(k, v) for k, v in response.raw_headers if k != b"content-length"]
+        return cls(response.status_code, bytes(response.body), headers)
+
 
 Serve = Callable[[RequestContext, Principal, Any], Awaitable[Answer]]
-ServeExact = Callable[[RequestContext], Awaitable[Answer]]
+ServeExact = Callable[[Request], Awaitable[Answer]]
+_EXACT_METHODS = frozenset({"GET", "POST"})
 
 
 def canonical_uuid(raw: str) -> uuid.UUID | None:
@@ -81,7 +89,7 @@ def fast_read(
 
 
 def fast_answer(serve: ServeExact) -> Callable[[F], F]:
-    """Mark a public `GET <exact path>` route as answerable before routing by `serve`."""
+    """Mark a public `GET`/`POST <exact path>` route as answerable before routing by `serve`."""
 
     def mark(endpoint: F) -> F:
         endpoint.__fast_answer__ = serve  # type: ignore[attr-defined]
@@ -106,20 +114,21 @@ class _Exact:
 
 @dataclass(frozen=True, slots=True)
 class _Index:
-    exact: dict[str, _Exact]
+    exact: dict[tuple[str, str], _Exact]  # (method, path)
     entries: list[_Entry]
 
 
-def _exact(route: APIRoute, template: str, serve: ServeExact) -> _Exact:
-    if "GET" not in (route.methods or ()) or "{" in template:
-        raise ValueError(f"{template}: a fast answer is a GET route of one exact path")
+def _exact(route: APIRoute, template: str, serve: ServeExact) -> tuple[str, _Exact]:
+    methods = route.methods or set()
+    if len(methods) != 1 or not methods <= _EXACT_METHODS or "{" in template:
+        raise ValueError(f"{template}: a fast answer is a GET or POST route of one exact path")
     if any(p is not None for p in declarations(route.dependant)):
         raise ValueError(f"{template}: a fast answer is public (it declares no permission)")
-    return _Exact(route, serve)
+    return next(iter(methods)), _Exact(route, serve)
 
 
 def _index(routes: list[BaseRoute]) -> _Index:
-    exact: dict[str, _Exact] = {}
+    exact: dict[tuple[str, str], _Exact] = {}
     entries: list[_Entry] = []
     for context in iter_route_contexts(routes):
         route = context.original_route
@@ -129,7 +138,8 @@ def _index(routes: list[BaseRoute]) -> _Index:
             continue
         answer: ServeExact | None = getattr(endpoint, "__fast_answer__", None)
         if answer is not None:
-            exact[template] = _exact(route, template, answer)
+            method, entry = _exact(route, template, answer)
+            exact[(method, template)] = entry
         read = getattr(endpoint, "__fast_read__", None)
         if read is None:
             continue
@@ -152,16 +162,20 @@ class FastPathMiddleware:
         self._index: _Index | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            index = self._index
-            if index is None:
-                index = self._index = _index(scope["app"].router.routes)
-            path: str = scope["path"]
-            exact = index.exact.get(path)
-            if exact is not None:
-                scope["route"] = exact.route  # the metrics' label, as if it had been routed
-                await _answer(scope, receive, send, exact.serve(context_of(scope)))
-                return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        index = self._index
+        if index is None:
+            index = self._index = _index(scope["app"].router.routes)
+        method: str = scope["method"]
+        path: str = scope["path"]
+        exact = index.exact.get((method, path))
+        if exact is not None:
+            scope["route"] = exact.route  # the metrics' label, as if it had been routed
+            await _answer(scope, receive, send, exact.serve(Request(scope, receive)))
+            return
+        if method == "GET":
             for entry in index.entries:
                 if path.startswith(entry.prefix) and "/" not in path[len(entry.prefix) :]:
                     if await self._served(entry, scope, receive, send):

@@ -34,7 +34,6 @@ from starlette.responses import Response
 from servicekit.core.jsonutil import dumps
 from servicekit.core.logging import scrub
 from servicekit.data.migrations import current_revision, head_revision
-from servicekit.web.context import RequestContext
 from servicekit.web.fastpath import Answer, fast_answer
 from servicekit.web.shutdown import ShutdownState
 
@@ -318,7 +317,7 @@ def _versions(service_version: str) -> dict[str, str]:
     return found
 
 
-async def serve_live(_ctx: RequestContext | None) -> Answer:
+async def serve_live(_request: Request | None) -> Answer:
     """Liveness: a constant answer (the route and the fast path both call this)."""
     return Answer(200, _LIVE_BODY, [(b"content-type", HEALTH_CONTENT_TYPE.encode())])
 

@@ -12,7 +12,7 @@ from auth_service.settings import AuthSettings
 from auth_service.wellknown.schemas import JwkSet, ProviderMetadata
 from servicekit.core.jsonutil import dumps
 from servicekit.core.state import service_state
-from servicekit.web.context import RequestContext, context_of
+from servicekit.web.context import context_of
 from servicekit.web.fastpath import Answer, fast_answer
 
 
@@ -32,15 +32,15 @@ def wellknown_router(settings: AuthSettings) -> APIRouter:
     metadata = ProviderMetadata.for_settings(settings)
     metadata_body = dumps(metadata.model_dump(mode="json"))
 
-    async def serve_jwks(ctx: RequestContext) -> Answer:
+    async def serve_jwks(request: Request) -> Answer:
         """The key set from prebuilt bytes; 304 when If-None-Match names its ETag. The route
         and the fast path (servicekit.web.fastpath) both call this: every verifier's refresh
         comes here, and FastAPI's routing and endpoint wrapping cost about as much as the
         answer itself (profile, issue 12)."""
-        keyring: KeyRing = service_state(ctx.app, AuthState).keyring
+        keyring: KeyRing = service_state(request.app, AuthState).keyring
         body, etag = keyring.jwks()
         headers = [(b"cache-control", cache_control), (b"etag", etag.encode("latin-1"))]
-        if_none_match = ctx.header(b"if-none-match")
+        if_none_match = context_of(request.scope).header(b"if-none-match")
         if if_none_match is not None and etag_matches(if_none_match.decode("latin-1"), etag):
             return Answer(304, headers=headers)
         return Answer(200, body, [(b"content-type", JWKS_MEDIA_TYPE.encode()), *headers])
@@ -56,7 +56,7 @@ def wellknown_router(settings: AuthSettings) -> APIRouter:
     )
     @fast_answer(serve_jwks)
     async def jwks(request: Request) -> Response:
-        return (await serve_jwks(context_of(request.scope))).response()
+        return (await serve_jwks(request)).response()
 
     # HEAD too (RFC 9110 9.3.2: caches and monitors ask for the validators without a body;
     # the server drops a HEAD's body).
