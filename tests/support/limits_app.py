@@ -18,6 +18,7 @@ from pydantic_settings import SettingsConfigDict
 
 from servicekit.core.settings import ServiceSettings
 from servicekit.web.app import create_service_app
+from servicekit.web.limits import body_cap
 from servicekit.web.shutdown import run_service
 
 
@@ -27,6 +28,8 @@ class LimitsTestSettings(ServiceSettings):
     )
 
     service_name: str = "limits-test"
+    # The cap /note and /notes/{note_id} declare (servicekit.web.limits.body_cap).
+    note_max_bytes: int = 1024
 
 
 class Payload(BaseModel):
@@ -56,6 +59,16 @@ def create_app(settings: LimitsTestSettings | None = None) -> FastAPI:
     @router.post("/upload")
     async def upload(request: Request) -> dict[str, int]:
         return {"bytes": len(await request.body())}
+
+    @router.post("/note")
+    @body_cap("note_max_bytes")
+    async def note(request: Request) -> dict[str, int]:
+        return {"bytes": len(await request.body())}
+
+    @router.put("/notes/{note_id}")
+    @body_cap("note_max_bytes")
+    async def put_note(note_id: int, request: Request) -> dict[str, int]:
+        return {"id": note_id, "bytes": len(await request.body())}
 
     @router.get("/search")
     async def search(q: str = Query(default="")) -> dict[str, int]:

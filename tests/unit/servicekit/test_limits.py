@@ -65,6 +65,33 @@ async def test_body_at_the_limit_passes_and_one_byte_more_is_413() -> None:
     assert over.headers["connection"] == "close"
 
 
+async def test_a_route_declared_cap_replaces_the_default_for_that_route_only() -> None:
+    """`@body_cap("note_max_bytes")`: /note and /notes/{id} take at most 1024 bytes (their
+    setting), any other route still takes the default; chunked bodies are counted alike."""
+    note_cap = 1024
+    async with _client(note_max_bytes=note_cap) as client:
+        assert (await client.post("/note", content=_upload(note_cap))).json() == {"bytes": 1024}
+        over = await client.post("/note", content=_upload(note_cap + 1))
+        assert str(note_cap) in _assert_problem(over, 413, "body-too-large")["detail"]
+        templated = await client.put("/notes/7", content=_upload(note_cap + 1))
+        _assert_problem(templated, 413, "body-too-large")
+        assert (await client.put("/notes/7", content=_upload(10))).json() == {"id": 7, "bytes": 10}
+        streamed = await client.post("/note", content=_chunks(note_cap + 1, size=100))
+        _assert_problem(streamed, 413, "body-too-large")
+        other = await client.post("/upload", content=_upload(MAX_BODY))
+        assert other.json() == {"bytes": MAX_BODY}
+
+
+async def test_a_cap_naming_no_positive_int_setting_fails_at_the_first_request() -> None:
+    """A misspelt setting name is a programming error: refused loudly, not a silent default."""
+    from servicekit.web.limits import _route_caps  # noqa: PLC0415 - the one private seam
+
+    app = create_app(LimitsTestSettings())
+    app.state.settings = LimitsTestSettings().model_copy(update={"note_max_bytes": 0})
+    with pytest.raises(ValueError, match="note_max_bytes"):
+        _route_caps(app)
+
+
 # Body size, chunked (no Content-Length): counted as it streams --------------------------------
 
 

@@ -79,6 +79,9 @@ class AuthSettings(ServiceSettings):
     # Token requests (per process): every request per client address, counted before the form
     # is read; and failed authentications per identity (client id, or the normalised username
     # of a password grant): a correct client or user never spends that budget.
+    # The body cap of /oauth/token and /oauth/revoke (servicekit.web.limits.body_cap): a form of
+    # a few short fields, far below max_body_bytes.
+    oauth_form_max_bytes: int = Field(default=16 * 1024, ge=1024, le=1_048_576)
     token_requests_per_ip_per_minute: int = Field(default=60, ge=1)
     token_burst_per_ip: int = Field(default=20, ge=1)
     token_requests_per_identity_per_minute: int = Field(default=20, ge=1)

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl
 
+from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.core.problems import problem_response, problem_type
@@ -72,12 +74,64 @@ def _shaped_as_json(media_type: str | None) -> bool:
     return media_type is None or is_json_media(media_type)
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
 class _BodyTooLargeError(Exception):
     pass
 
 
 class _ClientGoneError(Exception):
     pass
+
+
+def body_cap(setting: str) -> Callable[[F], F]:
+    """Declare that a route's request body is capped by the settings field `setting` (bytes),
+    not by `max_body_bytes`: a form of a few fields needs far less than a JSON document, and
+    the one reader of the body (`RequestLimitsMiddleware`) enforces it, once, with a 413."""
+
+    def mark(endpoint: F) -> F:
+        endpoint.__body_cap__ = setting  # type: ignore[attr-defined]
+        return endpoint
+
+    return mark
+
+
+@dataclass(frozen=True, slots=True)
+class _RouteCaps:
+    exact: dict[tuple[str, str], int]  # (method, path) -> bytes
+    patterns: list[tuple[str, re.Pattern[str], int]]  # (method, path regex, bytes)
+
+    def cap(self, method: str, path: str, default: int) -> int:
+        found = self.exact.get((method, path))
+        if found is not None:
+            return found
+        for pattern_method, pattern, cap in self.patterns:
+            if pattern_method == method and pattern.match(path):
+                return cap
+        return default
+
+
+def _route_caps(app: Any) -> _RouteCaps:
+    """The caps routes declare with `body_cap`, read from the app's settings."""
+    settings = getattr(app.state, "settings", None)
+    exact: dict[tuple[str, str], int] = {}
+    patterns: list[tuple[str, re.Pattern[str], int]] = []
+    for context in iter_route_contexts(app.router.routes):
+        route = context.original_route
+        setting = getattr(getattr(route, "endpoint", None), "__body_cap__", None)
+        template = context.path_format
+        if setting is None or template is None or not isinstance(route, APIRoute):
+            continue
+        cap = getattr(settings, setting, None)
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
+            raise ValueError(f"{template}: body cap setting {setting!r} is not a positive int")
+        for method in route.methods or ():
+            if "{" in template:
+                patterns.append((method, route.path_regex, cap))
+            else:
+                exact[(method, template)] = cap
+    return _RouteCaps(exact, patterns)
 
 
 class RequestLimitsMiddleware:
@@ -103,6 +157,7 @@ class RequestLimitsMiddleware:
         self.max_json_depth = max_json_depth
         self.max_json_array_items = max_json_array_items
         self.body_timeout_s = body_timeout_s
+        self._caps: _RouteCaps | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -154,15 +209,19 @@ class RequestLimitsMiddleware:
         if content_length is None and not chunked:
             await self.app(scope, receive, send)  # no body: nothing more to check
             return
+        caps = self._caps
+        if caps is None:
+            caps = self._caps = _route_caps(scope["app"])
+        cap = caps.cap(scope["method"], scope["path"], self.max_body_bytes)
         declared = int(content_length) if content_length and content_length.isdigit() else 0
-        if declared > self.max_body_bytes:
-            await self._too_large(scope, receive, send)
+        if declared > cap:
+            await self._too_large(scope, receive, send, cap)
             return
         try:
             async with asyncio.timeout(self.body_timeout_s):
-                body = await self._read_body(receive)
+                body = await self._read_body(receive, cap)
         except _BodyTooLargeError:
-            await self._too_large(scope, receive, send)
+            await self._too_large(scope, receive, send, cap)
             return
         except TimeoutError:
             await _reject(
@@ -189,7 +248,8 @@ class RequestLimitsMiddleware:
                 return
         await self.app(scope, _replay(body, receive), send)
 
-    async def _read_body(self, receive: Receive) -> bytes:
+    @staticmethod
+    async def _read_body(receive: Receive, cap: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
@@ -198,13 +258,14 @@ class RequestLimitsMiddleware:
                 raise _ClientGoneError
             chunk: bytes = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > cap:
                 raise _BodyTooLargeError
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send, cap: int) -> None:
         # Connection: close, because the rest of the body is never read.
         await _reject(
             scope,
@@ -213,7 +274,7 @@ class RequestLimitsMiddleware:
             413,
             slug="body-too-large",
             title="Content Too Large",
-            detail=f"The request body exceeds {self.max_body_bytes} bytes.",
+            detail=f"The request body exceeds {cap} bytes.",
             headers=_CLOSE,
         )
 

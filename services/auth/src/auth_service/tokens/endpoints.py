@@ -23,11 +23,12 @@ from auth_service.tokens.service import OAuthError, TokenGrant, TokenService, in
 from servicekit.core.jsonutil import dumps
 from servicekit.core.problems import problem_response, problem_type
 from servicekit.data.db import SessionDep, get_session
+from servicekit.web.context import context_of
 from servicekit.web.fastpath import Answer, fast_answer
+from servicekit.web.limits import body_cap
 from servicekit.web.ratelimit import client_ip
 
 FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
-MAX_FORM_BYTES = 16 * 1024
 MAX_FORM_FIELDS = 16
 # RFC 6749 5.1: token responses (and errors) must not be cached.
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -88,23 +89,15 @@ def oauth_error_response(exc: OAuthError, *, instance: str) -> Response:
 
 
 async def read_form(request: Request) -> dict[str, str]:
-    """Parse a form body strictly: its media type, a size cap, UTF-8, each field at most once
-    (RFC 6749 3.2), and empty values treated as omitted (RFC 6749 3.1)."""
-    media_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if media_type != FORM_MEDIA_TYPE:
+    """Parse a form body strictly: its media type, UTF-8, each field at most once (RFC 6749
+    3.2), and empty values treated as omitted (RFC 6749 3.1). The body and its media type come
+    from the request context: read once, under the routes' `oauth_form_max_bytes` cap (413)."""
+    ctx = context_of(request.scope)
+    if ctx.media_type != FORM_MEDIA_TYPE:
         raise OAuthError("invalid_request", f"the body must be {FORM_MEDIA_TYPE}")
-    declared = request.headers.get("content-length")
-    if declared is not None and (not declared.isdigit() or int(declared) > MAX_FORM_BYTES):
-        raise OAuthError("invalid_request", "the body is too large")
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_FORM_BYTES:
-            raise OAuthError("invalid_request", "the body is too large")
-        chunks.append(chunk)
+    body = ctx.body if ctx.body is not None else await request.body()
     try:
-        text = b"".join(chunks).decode("utf-8")
+        text = body.decode("utf-8")
         pairs = parse_qsl(
             text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS, errors="strict"
         )
@@ -310,6 +303,7 @@ _TOKEN_HEADERS = [
     openapi_extra=_form_body(TokenForm),
 )
 @fast_answer(serve_token)
+@body_cap("oauth_form_max_bytes")
 async def token(request: Request) -> Response:
     return (await serve_token(request)).response()
 
@@ -342,6 +336,7 @@ def _charge_failure(limits: TokenLimits, error: OAuthError, identities: tuple[st
     },
     openapi_extra=_form_body(RevokeForm),
 )
+@body_cap("oauth_form_max_bytes")
 async def revoke(request: Request, session: SessionDep) -> Response:
     """RFC 7009 2.1: a confidential client authenticates (wrong credentials are 401
     invalid_client); a public client names itself with `client_id`, or is the registered
