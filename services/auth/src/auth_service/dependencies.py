@@ -15,7 +15,6 @@ from fastapi import Depends, Request
 
 from auth_service.clients.permissions import AdminDep as ClientAdminDep
 from auth_service.clients.service import ClientCredentialsService, ClientService
-from auth_service.keys.keyring import KeyRing
 from auth_service.lifespan import AuthState
 from auth_service.settings import AuthSettings
 from auth_service.tokens.service import RefreshTokenService, TokenService
@@ -39,10 +38,6 @@ def get_passwords(request: Request) -> Passwords:
     return get_auth_state(request).passwords
 
 
-def get_keyring(request: Request) -> KeyRing:
-    return get_auth_state(request).keyring
-
-
 def get_cursor_signer(request: Request) -> CursorSigner:
     return get_auth_state(request).cursors
 
@@ -50,7 +45,6 @@ def get_cursor_signer(request: Request) -> CursorSigner:
 AuthStateDep = Annotated[AuthState, Depends(get_auth_state)]
 AuthSettingsDep = Annotated[AuthSettings, Depends(get_auth_settings)]
 PasswordsDep = Annotated[Passwords, Depends(get_passwords)]
-KeyRingDep = Annotated[KeyRing, Depends(get_keyring)]
 CursorSignerDep = Annotated[CursorSigner, Depends(get_cursor_signer)]
 
 

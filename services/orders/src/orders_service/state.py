@@ -9,15 +9,12 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from typing import Annotated
-
-from fastapi import Depends, Request
 
 from orders_service.items.cache import ItemCache, build_item_cache, invalidate_item
 from orders_service.outbox.handlers import EventHandlers
 from orders_service.outbox.schemas import ItemDeleted, ItemStockAdjusted, ItemUpdated
 from orders_service.settings import OrdersSettings
-from servicekit.core.state import ServiceResources, ServiceState, StateBuilder, service_state
+from servicekit.core.state import ServiceResources, ServiceState, StateBuilder
 from servicekit.verify import JwksKeySource, TokenVerifier
 from servicekit.web.security import start_verifier
 
@@ -55,15 +52,3 @@ def orders_state(settings: OrdersSettings) -> StateBuilder:
         return OrdersState(resources=resources, verifier=verifier, item_cache=item_cache)
 
     return build
-
-
-def get_state(request: Request) -> OrdersState:
-    return service_state(request.app, OrdersState)
-
-
-def get_item_cache(request: Request) -> ItemCache | None:
-    return get_state(request).item_cache
-
-
-StateDep = Annotated[OrdersState, Depends(get_state)]
-ItemCacheDep = Annotated[ItemCache | None, Depends(get_item_cache)]

@@ -24,7 +24,7 @@ from servicekit.core.problems import ProblemError, problem_type
 from servicekit.verify.keys import JwksKeySource
 from servicekit.verify.principal import ROLE_ORDER, Principal
 from servicekit.verify.verifier import TokenVerifier
-from servicekit.web.context import RequestContext, context_of, verifier_of
+from servicekit.web.context import RequestContext, context_of
 
 BEARER_SCHEME = "bearerAuth"
 
@@ -104,13 +104,6 @@ def requires(permission: Permission | None) -> Callable[[Request], Awaitable[Pri
 
 _authenticated = requires(None)
 PrincipalDep = Annotated[Principal, Depends(_authenticated)]
-
-
-def get_verifier(request: Request) -> TokenVerifier:
-    return verifier_of(request.app)
-
-
-VerifierDep = Annotated[TokenVerifier, Depends(get_verifier)]
 
 
 async def start_verifier(verifier: TokenVerifier, stack: AsyncExitStack) -> TokenVerifier:
