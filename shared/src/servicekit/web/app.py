@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -103,13 +104,7 @@ def create_service_app(
             sampler = asyncio.create_task(sample_pools_forever(resources))
             stack.push_async_callback(_cancel, sampler)
             app.state.service = await state(resources, stack)
-            # Everything built so far (modules, app, routes, pools) lives as long as the
-            # process: frozen, the collector's full passes no longer walk it. Without this a
-            # full pass over the startup objects took ~90 ms (measured) and set the p99 of
-            # allocation-heavy routes: a page of 20 at half load, p99 149 ms before, 24-55 ms
-            # after (p50 3.5-4.4 ms both). Larger thresholds (7000, 20, 100) did not help.
-            gc.collect()
-            gc.freeze()
+            _freeze_startup_heap()
             yield
 
     app = FastAPI(
@@ -163,6 +158,21 @@ def create_service_app(
         no_store_path_prefixes=settings.no_store_path_prefixes,
     )
     return app
+
+
+@functools.cache
+def _freeze_startup_heap() -> None:
+    """Once per process, after the first app's state is built.
+
+    Everything built so far (modules, app, routes, pools) lives as long as the process:
+    frozen, the collector's full passes no longer walk it. Without this a full pass over the
+    startup objects took ~90 ms (measured) and set the p99 of allocation-heavy routes: a page
+    of 20 at half load, p99 149 ms before, 24-55 ms after (p50 3.5-4.4 ms both); larger
+    thresholds (7000, 20, 100) did not help. Once: a process that builds many apps (a test
+    session) would otherwise pin every earlier app in memory.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:
