@@ -19,9 +19,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from fastapi.routing import APIRoute, iter_route_contexts
+from fastapi.routing import APIRoute
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -29,9 +29,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.verify.principal import Principal
 from servicekit.web.context import RequestContext, context_of
+from servicekit.web.marks import F, mark, marked_routes
 from servicekit.web.security import Permission, declarations
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +56,8 @@ class Answer:
 Serve = Callable[[RequestContext, Principal, Any], Awaitable[Answer]]
 ServeExact = Callable[[Request], Awaitable[Answer]]
 _EXACT_METHODS = frozenset({"GET", "POST"})
+_FAST_READ = "__fast_read__"
+_FAST_ANSWER = "__fast_answer__"
 
 
 def canonical_uuid(raw: str) -> uuid.UUID | None:
@@ -80,22 +81,12 @@ def fast_read(
     serve: Serve, *, parse: Callable[[str], Any | None] = canonical_uuid
 ) -> Callable[[F], F]:
     """Mark a `GET <prefix>/{param}` route as servable before routing by `serve`."""
-
-    def mark(endpoint: F) -> F:
-        endpoint.__fast_read__ = FastRead(serve, parse)  # type: ignore[attr-defined]
-        return endpoint
-
-    return mark
+    return mark(_FAST_READ, FastRead(serve, parse))
 
 
 def fast_answer(serve: ServeExact) -> Callable[[F], F]:
     """Mark a public `GET`/`POST <exact path>` route as answerable before routing by `serve`."""
-
-    def mark(endpoint: F) -> F:
-        endpoint.__fast_answer__ = serve  # type: ignore[attr-defined]
-        return endpoint
-
-    return mark
+    return mark(_FAST_ANSWER, serve)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,20 +120,11 @@ def _exact(route: APIRoute, template: str, serve: ServeExact) -> tuple[str, _Exa
 
 def _index(routes: list[BaseRoute]) -> _Index:
     exact: dict[tuple[str, str], _Exact] = {}
+    for route, template, answer in marked_routes(routes, _FAST_ANSWER):
+        method, entry = _exact(route, template, answer)
+        exact[(method, template)] = entry
     entries: list[_Entry] = []
-    for context in iter_route_contexts(routes):
-        route = context.original_route
-        endpoint = getattr(route, "endpoint", None)
-        template = context.path_format
-        if not isinstance(route, APIRoute) or template is None:
-            continue
-        answer: ServeExact | None = getattr(endpoint, "__fast_answer__", None)
-        if answer is not None:
-            method, entry = _exact(route, template, answer)
-            exact[(method, template)] = entry
-        read = getattr(endpoint, "__fast_read__", None)
-        if read is None:
-            continue
+    for route, template, read in marked_routes(routes, _FAST_READ):
         prefix, _, last = template.rpartition("/")
         if "GET" not in (route.methods or ()) or not (last.startswith("{") and "{" not in prefix):
             raise ValueError(f"{template}: a fast read is a GET <prefix>/{{param}} route")

@@ -16,10 +16,9 @@ import asyncio
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import parse_qsl
 
-from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from servicekit.core.problems import problem_response, problem_type
@@ -30,6 +29,7 @@ from servicekit.web.context import (
     is_json_media,
     media_type_of,
 )
+from servicekit.web.marks import F, mark, marked_routes
 
 # A JSON string (escapes included, possibly unterminated) or one structural byte. Strings are
 # matched whole so that brackets and commas inside them are skipped by the C regex engine.
@@ -74,7 +74,7 @@ def _shaped_as_json(media_type: str | None) -> bool:
     return media_type is None or is_json_media(media_type)
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+_BODY_CAP = "__body_cap__"
 
 
 class _BodyTooLargeError(Exception):
@@ -89,12 +89,7 @@ def body_cap(setting: str) -> Callable[[F], F]:
     """Declare that a route's request body is capped by the settings field `setting` (bytes),
     not by `max_body_bytes`: a form of a few fields needs far less than a JSON document, and
     the one reader of the body (`RequestLimitsMiddleware`) enforces it, once, with a 413."""
-
-    def mark(endpoint: F) -> F:
-        endpoint.__body_cap__ = setting  # type: ignore[attr-defined]
-        return endpoint
-
-    return mark
+    return mark(_BODY_CAP, setting)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,12 +112,7 @@ def _route_caps(app: Any) -> _RouteCaps:
     settings = getattr(app.state, "settings", None)
     exact: dict[tuple[str, str], int] = {}
     patterns: list[tuple[str, re.Pattern[str], int]] = []
-    for context in iter_route_contexts(app.router.routes):
-        route = context.original_route
-        setting = getattr(getattr(route, "endpoint", None), "__body_cap__", None)
-        template = context.path_format
-        if setting is None or template is None or not isinstance(route, APIRoute):
-            continue
+    for route, template, setting in marked_routes(app.router.routes, _BODY_CAP):
         cap = getattr(settings, setting, None)
         if not isinstance(cap, int) or isinstance(cap, bool) or cap < 1:
             raise ValueError(f"{template}: body cap setting {setting!r} is not a positive int")
