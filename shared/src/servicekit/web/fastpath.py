@@ -6,6 +6,11 @@ A route opts in under its `@router.get(...)`:
   whatever the fast path is not sure of (no or bad token, a missing permission, a parameter
   not in canonical form) goes on to the route, which answers it from the same request context
   (no second verification).
+- `@fast_query(serve, model=Query)` for `GET <exact path>` whose query string is one model of
+  scalar fields (a list endpoint's filters, sort, limit and cursor), with a declared
+  permission: `serve(request, principal, query)`. Only a query the fast path reads exactly as
+  FastAPI would (each known parameter at most once, the model valid) is served; anything
+  else, an invalid or unknown parameter included, goes to the route and its 422.
 - `@fast_answer(serve)` for a public `GET` or `POST` of one exact path (no parameter, no
   declared permission: a probe, a key set, the token endpoint that authenticates its own
   callers): `serve(request)` is the function the route itself calls.
@@ -16,12 +21,16 @@ layers and the endpoint wrapping are most of a small request's cost.
 
 from __future__ import annotations
 
+import types
+import typing
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qsl
 
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
@@ -54,9 +63,11 @@ class Answer:
 
 
 Serve = Callable[[RequestContext, Principal, Any], Awaitable[Answer]]
+ServeQuery = Callable[[Request, Principal, Any], Awaitable[Answer]]
 ServeExact = Callable[[Request], Awaitable[Answer]]
 _EXACT_METHODS = frozenset({"GET", "POST"})
 _FAST_READ = "__fast_read__"
+_FAST_QUERY = "__fast_query__"
 _FAST_ANSWER = "__fast_answer__"
 
 
@@ -84,6 +95,36 @@ def fast_read(
     return mark(_FAST_READ, FastRead(serve, parse))
 
 
+@dataclass(frozen=True, slots=True)
+class FastQuery:
+    serve: ServeQuery
+    model: type[BaseModel]
+    names: frozenset[str]  # the parameter names the model reads (aliases where given)
+
+
+def _is_sequence(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, typing.Annotated):
+        return any(_is_sequence(arg) for arg in typing.get_args(annotation))
+    candidate = origin or annotation
+    return (
+        isinstance(candidate, type)
+        and issubclass(candidate, Sequence | set | frozenset)
+        and not issubclass(candidate, str | bytes)
+    )
+
+
+def fast_query(serve: ServeQuery, *, model: type[BaseModel]) -> Callable[[F], F]:
+    """Mark a `GET <exact path>` route whose query is `model` as servable before routing."""
+    names: set[str] = set()
+    for name, info in model.model_fields.items():
+        # A repeated parameter fills a list field in FastAPI: not a shape read here.
+        if _is_sequence(info.annotation):
+            raise ValueError(f"{model.__name__}.{name}: a fast query model has scalar fields")
+        names.add(info.alias or name)
+    return mark(_FAST_QUERY, FastQuery(serve, model, frozenset(names)))
+
+
 def fast_answer(serve: ServeExact) -> Callable[[F], F]:
     """Mark a public `GET`/`POST <exact path>` route as answerable before routing by `serve`."""
     return mark(_FAST_ANSWER, serve)
@@ -98,6 +139,13 @@ class _Entry:
 
 
 @dataclass(frozen=True, slots=True)
+class _QueryEntry:
+    route: BaseRoute
+    permissions: tuple[Permission, ...]
+    query: FastQuery
+
+
+@dataclass(frozen=True, slots=True)
 class _Exact:
     route: BaseRoute
     serve: ServeExact
@@ -106,7 +154,15 @@ class _Exact:
 @dataclass(frozen=True, slots=True)
 class _Index:
     exact: dict[tuple[str, str], _Exact]  # (method, path)
+    queries: dict[str, _QueryEntry]  # GET path
     entries: list[_Entry]
+
+
+def _permissions(route: APIRoute, template: str, kind: str) -> tuple[Permission, ...]:
+    declared = list(declarations(route.dependant))
+    if not declared or None in declared:
+        raise ValueError(f"{template}: a {kind} needs a declared permission")
+    return tuple(p for p in declared if p is not None)
 
 
 def _exact(route: APIRoute, template: str, serve: ServeExact) -> tuple[str, _Exact]:
@@ -123,17 +179,20 @@ def _index(routes: list[BaseRoute]) -> _Index:
     for route, template, answer in marked_routes(routes, _FAST_ANSWER):
         method, entry = _exact(route, template, answer)
         exact[(method, template)] = entry
+    queries: dict[str, _QueryEntry] = {}
+    for route, template, query in marked_routes(routes, _FAST_QUERY):
+        if "GET" not in (route.methods or ()) or "{" in template:
+            raise ValueError(f"{template}: a fast query is a GET route of one exact path")
+        permissions = _permissions(route, template, "fast query")
+        queries[template] = _QueryEntry(route, permissions, query)
     entries: list[_Entry] = []
     for route, template, read in marked_routes(routes, _FAST_READ):
         prefix, _, last = template.rpartition("/")
         if "GET" not in (route.methods or ()) or not (last.startswith("{") and "{" not in prefix):
             raise ValueError(f"{template}: a fast read is a GET <prefix>/{{param}} route")
-        declared = list(declarations(route.dependant))
-        if not declared or None in declared:
-            raise ValueError(f"{template}: a fast read needs a declared permission")
-        permissions = tuple(p for p in declared if p is not None)
+        permissions = _permissions(route, template, "fast read")
         entries.append(_Entry(prefix + "/", route, permissions, read))
-    return _Index(exact, entries)
+    return _Index(exact, queries, entries)
 
 
 class FastPathMiddleware:
@@ -158,6 +217,9 @@ class FastPathMiddleware:
             await _answer(scope, receive, send, exact.serve(Request(scope, receive)))
             return
         if method == "GET":
+            query = index.queries.get(path)
+            if query is not None and await self._served_query(query, scope, receive, send):
+                return
             for entry in index.entries:
                 if path.startswith(entry.prefix) and "/" not in path[len(entry.prefix) :]:
                     if await self._served(entry, scope, receive, send):
@@ -170,18 +232,55 @@ class FastPathMiddleware:
         if param is None:
             return False
         ctx = context_of(scope)
-        principal = await ctx.principal_or_none()
+        principal = await _authorized(ctx, entry.permissions)
         if principal is None:
-            return False
-        try:
-            for permission in entry.permissions:
-                permission.check(principal)
-        except Exception:  # noqa: BLE001 - any refusal is the route's to answer
             return False
         # Labelled with the route's template in the request metrics, as if it had run.
         scope["route"] = entry.route
         await _answer(scope, receive, send, entry.read.serve(ctx, principal, param))
         return True
+
+    async def _served_query(
+        self, entry: _QueryEntry, scope: Scope, receive: Receive, send: Send
+    ) -> bool:
+        params = _single_params(scope["query_string"], entry.query.names)
+        if params is None:
+            return False
+        try:
+            query = entry.query.model.model_validate(params)
+        except ValidationError:
+            return False  # the route's 422 names what is wrong
+        principal = await _authorized(context_of(scope), entry.permissions)
+        if principal is None:
+            return False
+        scope["route"] = entry.route
+        await _answer(
+            scope, receive, send, entry.query.serve(Request(scope, receive), principal, query)
+        )
+        return True
+
+
+async def _authorized(ctx: RequestContext, permissions: tuple[Permission, ...]) -> Principal | None:
+    """The caller if every permission admits it; None leaves the refusal to the route."""
+    principal = await ctx.principal_or_none()
+    if principal is None:
+        return None
+    try:
+        for permission in permissions:
+            permission.check(principal)
+    except Exception:  # noqa: BLE001 - any refusal is the route's to answer
+        return None
+    return principal
+
+
+def _single_params(raw: bytes, names: frozenset[str]) -> dict[str, str] | None:
+    """The query as FastAPI's query model would receive it, when each parameter is one the
+    model reads and is given once (Starlette's parsing: latin-1, blanks kept); else None."""
+    pairs = parse_qsl(raw.decode("latin-1"), keep_blank_values=True)
+    params = dict(pairs)
+    if len(params) != len(pairs) or not params.keys() <= names:
+        return None
+    return params
 
 
 async def _answer(scope: Scope, receive: Receive, send: Send, pending: Awaitable[Answer]) -> None:
