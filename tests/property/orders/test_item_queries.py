@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from orders_service.items.models import Item
 from orders_service.items.queries import live_item_row
 from orders_service.items.repository import ItemRepository
-from orders_service.items.schemas import READ_COLUMNS, ItemRead
+from orders_service.items.schemas import ITEM_PAGE, READ_COLUMNS, ItemRead, page_json
 from servicekit.data.repository import SortKey
 from tests.property.orders.strategies import item_specs, items
 from tests.support.ids import new_tenant
@@ -61,7 +61,7 @@ async def test_row_pages_equal_entity_pages_page_by_page_for_any_spec_sort_and_s
 ) -> None:
     """For any items (some deleted), specification, sort and page size: following the cursors
     of list_rows_by_spec gives the same rows, page by page and cursor by cursor, as
-    list_by_spec, and each row renders as its entity does."""
+    list_by_spec, and each row, and each page's JSON, renders as its entities do."""
     tenant = new_tenant()
     population = data.draw(st.lists(items(tenant), min_size=0, max_size=8), label="items")
     spec = data.draw(item_specs, label="spec")
@@ -85,6 +85,12 @@ async def test_row_pages_equal_entity_pages_page_by_page_for_any_spec_sort_and_s
             assert rows.next_cursor == entities.next_cursor
             for row, entity in zip(rows.items, entities.items, strict=True):
                 assert ItemRead.from_row(row) == ItemRead.from_model(entity)
+            # The page the list answers, rendered from rows, is byte for byte the ItemPage
+            # of the entities (field order, money text, timestamps, status).
+            next_url = None if rows.next_cursor is None else f"/x?cursor={rows.next_cursor}"
+            assert page_json(rows.items, next_url) == ITEM_PAGE.dump_json(
+                {"items": [ItemRead.from_model(e) for e in entities.items], "next": next_url}
+            )
             cursor = rows.next_cursor
             if cursor is None:
                 break

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Annotated
-
-from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
-from servicekit.core.state import ServiceState, service_state
 
 
 @asynccontextmanager
@@ -36,12 +32,3 @@ async def read_only_session(engine: AsyncEngine) -> AsyncIterator[AsyncSession]:
             yield session
         finally:
             await session.close()
-
-
-async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
-    resources = service_state(request.app, ServiceState).resources
-    async with read_only_session(resources.engine) as session:
-        yield session
-
-
-ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]

@@ -13,13 +13,13 @@ from orders_service.errors import ItemNotFoundError
 from orders_service.idempotency.once import keyed_write
 from orders_service.items.cache import read_item
 from orders_service.items.schemas import (
-    ITEM_PAGE,
     ItemCreate,
     ItemListQuery,
     ItemPage,
     ItemRead,
     ItemUpdate,
     StockAdjustment,
+    page_json,
 )
 from orders_service.items.service import ItemService, render
 from orders_service.permissions import (
@@ -30,14 +30,14 @@ from orders_service.permissions import (
     actor_of,
 )
 from orders_service.preconditions import IfMatch, none_match
-from orders_service.reads import ReadSessionDep
+from orders_service.reads import read_only_session
 from orders_service.state import OrdersState
 from servicekit.core.state import service_state
 from servicekit.data.db import SessionDep
 from servicekit.verify import Principal
 from servicekit.web.context import RequestContext, context_of
 from servicekit.web.docs import idempotency_key
-from servicekit.web.fastpath import Answer, fast_read
+from servicekit.web.fastpath import Answer, fast_query, fast_read
 from servicekit.web.paging import next_link
 
 PREFIX = "/api/v1/items"
@@ -70,21 +70,21 @@ async def create_item(request: Request, session: SessionDep, caller: CanCreateIt
     return await keyed_write(request, session, actor, write)
 
 
+async def serve_item_page(request: Request, caller: Principal, query: ItemListQuery) -> Answer:
+    """GET /items for an authorized caller: the route and the fast path both call this."""
+    engine = service_state(request.app, OrdersState).resources.engine
+    async with read_only_session(engine) as session:
+        page = await ItemService(session, actor_of(caller)).list_page(query)
+    body = page_json(page.items, next_link(request, page.next_cursor))
+    return Answer(200, body, [_JSON])
+
+
 @router.get("", response_model=None, responses={200: {"model": ItemPage}})
+@fast_query(serve_item_page, model=ItemListQuery)
 async def list_items(
-    request: Request,
-    query: Annotated[ItemListQuery, Query()],
-    session: ReadSessionDep,
-    caller: CanReadItems,
+    request: Request, query: Annotated[ItemListQuery, Query()], caller: CanReadItems
 ) -> Response:
-    page = await ItemService(session, actor_of(caller)).list_page(query)
-    body = ITEM_PAGE.dump_json(
-        {
-            "items": [ItemRead.from_row(row) for row in page.items],
-            "next": next_link(request, page.next_cursor),
-        }
-    )
-    return json_response(body)
+    return (await serve_item_page(request, caller, query)).response()
 
 
 async def serve_item(ctx: RequestContext, caller: Principal, item_id: uuid.UUID) -> Answer:

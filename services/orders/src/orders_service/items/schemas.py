@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -192,6 +192,56 @@ class ItemPage(TypedDict):
 
 
 ITEM_PAGE: TypeAdapter[ItemPage] = TypeAdapter(ItemPage)
+
+
+class _ItemJSON(TypedDict):
+    """ItemRead's fields as plain data: the same types, so the same JSON, field for field."""
+
+    id: uuid.UUID
+    sku: str
+    name: str
+    description: str
+    price: Money
+    category: str
+    tags: list[str]
+    quantity: int
+    status: ItemStatus
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+class _ItemRowsPage(TypedDict):
+    items: list[_ItemJSON]
+    next: str | None
+
+
+_ITEM_ROWS_PAGE: TypeAdapter[_ItemRowsPage] = TypeAdapter(_ItemRowsPage)
+
+
+def page_json(rows: Sequence[Mapping[Any, Any]], next_url: str | None) -> bytes:
+    """A page of READ_COLUMNS rows as the JSON of ItemPage, without an ItemRead per row: a
+    model per row cost more than the serialization itself (profile of GET /items, issue 13).
+    A property test holds it byte for byte equal to ITEM_PAGE over ItemRead.from_row."""
+    items: list[_ItemJSON] = [
+        {
+            "id": row["id"],
+            "sku": row["sku"],
+            "name": row["name"],
+            "description": row["description"],
+            "price": {"amount": row["price_amount"], "currency": row["price_currency"]},
+            "category": row["category"],
+            "tags": row["tags"],
+            "quantity": row["quantity"],
+            "status": row["status"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
+            "version": row["version"],
+        }
+        for row in rows
+    ]
+    return _ITEM_ROWS_PAGE.dump_json({"items": items, "next": next_url})
+
 
 ItemSort = Literal[
     "created_at",
