@@ -15,9 +15,9 @@ import pytest
 import redis
 from sqlalchemy.engine import make_url
 
-from tests.e2e.orders._pgproxy import CommitReplyDropper
 from tests.e2e.orders.conftest import item_body, orders_env
 from tests.support.backends import Backends
+from tests.support.pgproxy import CommitReplyDropper
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import TestIssuer
 
