@@ -26,7 +26,8 @@ def dependency_unavailable(exc: BaseException) -> bool:
     """True when `exc` comes from PostgreSQL or Redis being unreachable or not ready.
 
     Such a request deserves 503 + Retry-After (the client may retry; nothing was written:
-    the request's transaction rolled back), not a 500 that reads as a bug.
+    the request's transaction rolled back), not a 500 that reads as a bug. A connection lost
+    during the COMMIT itself is answered apart, as an unknown outcome (servicekit.data.db).
     """
     seen: set[int] = set()
     current: BaseException | None = exc

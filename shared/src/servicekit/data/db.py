@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Annotated
 
@@ -14,7 +15,11 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import Session
 
+from servicekit.core.problems import ProblemError, problem_type
 from servicekit.core.settings import ServiceSettings
+from servicekit.core.unavailable import dependency_unavailable
+
+log = logging.getLogger("servicekit.data.db")
 
 
 def create_engine(settings: ServiceSettings, *, application_name: str | None = None) -> AsyncEngine:
@@ -56,15 +61,52 @@ def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
 
+class CommitOutcomeUnknownError(ProblemError):
+    """The connection failed while the COMMIT was in flight: it may have applied or not.
+
+    The server may have committed and its reply been lost (a failover, a network cut), so
+    this must not read as "nothing was written" (dependency-unavailable). A retry is safe for
+    a request with an Idempotency-Key: a keyed write records its key in its own transaction,
+    so the retry finds it and answers the first outcome instead of writing again.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            503,
+            title="Commit outcome unknown",
+            detail="The database connection was lost while committing this request: its "
+            "changes may or may not have been applied. Retry it with the same Idempotency-Key "
+            "to get its outcome; without a key, check the current state before retrying.",
+            type_=problem_type("commit-outcome-unknown"),
+            headers={"Retry-After": "1"},
+        )
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Yield a session for one request; commit when the handler returns, roll back on error."""
+    """Yield a session for one request; commit when the handler returns, roll back on error.
+
+    A connection lost during the COMMIT itself answers 503 commit-outcome-unknown (see
+    CommitOutcomeUnknownError); any earlier failure rolled back and is answered as before.
+    """
     maker: async_sessionmaker[AsyncSession] = request.app.state.resources.sessionmaker
     async with maker() as session:
         try:
             yield session
-            await session.commit()
+            # Pending changes are flushed apart from the COMMIT, so that a failure while
+            # flushing (nothing committed) is never taken for a lost COMMIT reply.
+            if session.new or session.dirty or session.deleted:
+                await session.flush()
         except BaseException:
             await session.rollback()
+            raise
+        try:
+            await session.commit()
+        except BaseException as exc:
+            await session.rollback()
+            if isinstance(exc, Exception) and dependency_unavailable(exc):
+                # The error's type only: no SQL, no parameters (the client gets a problem).
+                log.warning("commit outcome unknown", extra={"error": type(exc).__name__})
+                raise CommitOutcomeUnknownError from exc
             raise
         for callback in session.info.pop(_AFTER_COMMIT, []):
             await callback()

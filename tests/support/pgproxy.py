@@ -53,8 +53,9 @@ class CommitReplyDropper:
         while chunk := _recv(pair.server):
             if pair.drop_next_reply:
                 # The server answered the COMMIT: it applied. The client never hears of it.
-                pair.close()
+                # Set before the close: the client may answer its own caller at once.
                 self.dropped.set()
+                pair.close()
                 return
             with contextlib.suppress(OSError):
                 pair.client.sendall(chunk)
