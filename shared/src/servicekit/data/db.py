@@ -53,10 +53,14 @@ AfterCommit = Callable[[], Awaitable[None]]
 
 
 def after_commit(session: AsyncSession | Session, callback: AfterCommit) -> None:
-    """Run `callback` once the request's transaction has committed (never if it rolls back).
+    """Run `callback` once the request's transaction has committed, or may have (the COMMIT's
+    reply was lost: CommitOutcomeUnknownError); never when it is known to have rolled back.
 
     Cache invalidation belongs here: invalidating before the commit lets a concurrent reader
-    cache the old row again in the window before the new one becomes visible.
+    cache the old row again in the window before the new one becomes visible. A callback must
+    be harmless for a change that did not happen (an invalidation is: the next read reloads),
+    because after a lost reply a stale cache would be served where a change did apply.
+    Reactions that must happen exactly when the change did go through the outbox instead.
     """
     session.info.setdefault(_AFTER_COMMIT, []).append(callback)
 
@@ -106,10 +110,16 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             if isinstance(exc, Exception) and dependency_unavailable(exc):
                 # The error's type only: no SQL, no parameters (the client gets a problem).
                 log.warning("commit outcome unknown", extra={"error": type(exc).__name__})
+                # It may have applied: what reacts to a commit (invalidations) runs too.
+                await _run_after_commit(session)
                 raise CommitOutcomeUnknownError from exc
             raise
-        for callback in session.info.pop(_AFTER_COMMIT, []):
-            await callback()
+        await _run_after_commit(session)
+
+
+async def _run_after_commit(session: AsyncSession) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, []):
+        await callback()
 
 
 # scope="function": the commit (and the after-commit callbacks) happen when the handler returns
