@@ -18,6 +18,7 @@ from orders_service.items.queries import live_item_row
 from orders_service.items.repository import ItemRepository
 from orders_service.items.schemas import ITEM_PAGE, READ_COLUMNS, ItemRead, page_json
 from servicekit.data.repository import SortKey
+from servicekit.data.specification import Specification
 from tests.property.orders.strategies import item_specs, items
 from tests.support.ids import new_tenant
 from tests.support.orders import rolled_back
@@ -95,3 +96,59 @@ async def test_row_pages_equal_entity_pages_page_by_page_for_any_spec_sort_and_s
             if cursor is None:
                 break
         assert cursor is None
+
+
+_IN_MEMORY_SORTS = {"created_at": "created_at", "updated_at": "updated_at", "price": "price_amount"}
+
+
+async def _page_through(
+    repo: ItemRepository, spec: Specification[Item], sort: SortKey, limit: int, bound: int
+) -> list[uuid.UUID]:
+    seen: list[uuid.UUID] = []
+    cursor: str | None = None
+    for _ in range(bound):
+        page = await repo.list_rows_by_spec(
+            spec, columns=READ_COLUMNS, sort=sort, cursor=cursor, limit=limit
+        )
+        seen += [row["id"] for row in page.items]
+        cursor = page.next_cursor
+        if cursor is None:
+            return seen
+    raise AssertionError("the cursors did not reach the end of the list")
+
+
+@given(data=st.data())
+async def test_cursor_pages_visit_each_selected_row_once_in_order_with_built_or_kept_statements(
+    orders_engine: AsyncEngine, data: st.DataObject
+) -> None:
+    """Page statements are kept by shape (repository class, tenant, spec, sort, cursor or
+    not, limit) and run with each cursor's position bound. For any items of two tenants (some
+    deleted), spec, non-text sort and page size: paging through visits exactly the tenant's
+    live items the spec accepts in memory, once each, in (key, id) order; and again, the same,
+    when every statement is a kept one run with other cursors, after the other tenant's."""
+    tenants = [new_tenant(), new_tenant()]
+    population = {
+        tenant: data.draw(st.lists(items(tenant), max_size=8), label=tenant) for tenant in tenants
+    }
+    spec = data.draw(item_specs, label="spec")
+    field = data.draw(st.sampled_from(sorted(_IN_MEMORY_SORTS)), label="sort")
+    sort = SortKey(field, descending=data.draw(st.booleans(), label="descending"))
+    limit = data.draw(st.integers(min_value=1, max_value=3), label="limit")
+    async with rolled_back(orders_engine) as session:
+        expected: dict[str, list[uuid.UUID]] = {}
+        for tenant, population_of in population.items():
+            repo = ItemRepository(session, tenant_id=tenant)
+            for item in population_of:
+                await repo.add(item)
+            for item in population_of[::3]:
+                await repo.soft_delete(item, at=datetime.now(UTC))
+            live = [i for i in population_of if i.deleted_at is None and spec.is_satisfied_by(i)]
+            live.sort(
+                key=lambda i: (getattr(i, _IN_MEMORY_SORTS[field]), i.id),
+                reverse=sort.descending,
+            )
+            expected[tenant] = [i.id for i in live]
+        bound = max(len(p) for p in population.values()) + 2
+        for tenant in [*tenants, *tenants]:  # the second round runs kept statements only
+            repo = ItemRepository(session, tenant_id=tenant)
+            assert await _page_through(repo, spec, sort, limit, bound) == expected[tenant]

@@ -29,7 +29,10 @@ class Specification(ABC, Generic[T]):
 
     @abstractmethod
     def to_sql(self) -> ColumnElement[bool]:
-        """The rule as a where-clause over the mapped class of `T`."""
+        """The rule as a where-clause over the mapped class of `T`: a function of the
+        specification's fields alone (its equality), never of the clock or other state,
+        because list statements are built once per equal specification and kept
+        (servicekit.data.repository)."""
 
     def __and__(self, other: Specification[T]) -> Specification[T]:
         return AndSpecification((self, other))
