@@ -115,7 +115,17 @@ class StockAdjustment(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    delta: Annotated[int, Field(ge=-1_000_000_000, le=1_000_000_000, strict=True), WholeNumber]
+    # The schema says what _not_zero enforces, so clients (and generated ones) never send a 0.
+    delta: Annotated[
+        int,
+        Field(
+            ge=-1_000_000_000,
+            le=1_000_000_000,
+            strict=True,
+            json_schema_extra={"not": {"const": 0}},
+        ),
+        WholeNumber,
+    ]
     reason: Annotated[str, Field(min_length=1, max_length=200, pattern=VISIBLE, strict=True), NoNul]
 
     @field_validator("delta")
