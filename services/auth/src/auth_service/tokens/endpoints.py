@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 from fastapi import APIRouter, Request
+from pydantic_core import to_json
 from starlette.responses import Response
 
 from auth_service.clients.schemas import ClientCredentials
@@ -20,7 +21,6 @@ from auth_service.keys.keyring import NoSigningKeyError
 from auth_service.lifespan import TokenLimits
 from auth_service.tokens.schemas import OAuthErrorBody, RevokeForm, TokenForm, TokenResponse
 from auth_service.tokens.service import OAuthError, TokenGrant, TokenService, invalid_client
-from servicekit.core.jsonutil import dumps
 from servicekit.core.problems import problem_response, problem_type
 from servicekit.data.db import SessionDep, get_session
 from servicekit.web.context import context_of
@@ -157,7 +157,7 @@ def _token_body(grant: TokenGrant) -> bytes:
     }
     if grant.refresh_token is not None:
         body["refresh_token"] = grant.refresh_token
-    return dumps(body)
+    return to_json(body)  # str and int only: compact, as servicekit's dumps, and faster
 
 
 async def identify_client(
