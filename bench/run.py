@@ -7,11 +7,11 @@ Settings: BENCH_SECONDS (default 10), BENCH_CONNECTIONS (default 64), BENCH_ONLY
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.rsa_sign import pinned_sign_rate
 from bench.scenarios import SCENARIOS
@@ -19,9 +19,6 @@ from bench.stack import SERVER_CORE, bench_stack
 from bench.wrk import WrkResult, run_wrk
 
 LOAD_CORE = 1
-
-
-_IN_FLIGHT = re.compile(r"^http_requests_in_flight(?:\{[^}]*\})? ([0-9.e+]+)$", re.M)
 
 
 def wait_drained(base: str, *, timeout_s: float = 120) -> None:
@@ -32,8 +29,14 @@ def wait_drained(base: str, *, timeout_s: float = 120) -> None:
     after its peak, 9 ms in the two after it)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        found = _IN_FLIGHT.findall(httpx.get(base + "/metrics", timeout=timeout_s).text)
-        if found and sum(float(value) for value in found) <= 1:
+        scrape = httpx.get(base + "/metrics", timeout=timeout_s).text
+        in_flight = [
+            sample.value
+            for family in text_string_to_metric_families(scrape)
+            for sample in family.samples
+            if sample.name == "http_requests_in_flight"
+        ]
+        if in_flight and sum(in_flight) <= 1:
             return
     raise TimeoutError(f"{base} still had requests in flight after {timeout_s:.0f} s")
 
