@@ -38,6 +38,7 @@ def test_metrics_parse_and_count_requests_by_route_template(
         # The pool opened for the readiness check shows up in the pool gauges.
         assert value(after, "db_pool_connections", state="size") >= 1
         assert ("db_pool_connections", frozenset({("state", "checked_out")})) in after
+        assert value(after, "db_pool_connections", state="waiting") == 0
     finally:
         assert proc.stop() == 0
 

@@ -7,6 +7,7 @@ cores needs generous (importing a service under load can take most of a minute).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Callable
@@ -38,6 +39,16 @@ def poll(
         if check is not None:
             check(answer)
         time.sleep(interval_s)
+
+
+async def loop_until(condition: Callable[[], bool], *, steps: int = 1000) -> None:
+    """Let this event loop run, a step at a time, until `condition()` holds: for a state of
+    this process that signals nothing (a task joining a queue's line). Fails after `steps`."""
+    for _ in range(steps):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError(f"not reached within {steps} steps of the event loop")
 
 
 def get_or_none(url: str, *, timeout_s: float = 1.0) -> httpx.Response | None:

@@ -135,7 +135,8 @@ HTTP_LATENCY = registry.histogram(
 HTTP_IN_FLIGHT = registry.gauge("http_requests_in_flight", "HTTP requests being served")
 DB_POOL = registry.gauge(
     "db_pool_connections",
-    "Database pool connections by state (checked_out, idle, overflow) and the pool size",
+    "Database pool connections by state (checked_out, idle, overflow), the pool size and "
+    "the requests waiting for a connection (waiting)",
     ["state"],
 )
 REDIS_POOL = registry.gauge(
@@ -196,6 +197,7 @@ def sample_pools(resources: ServiceResources) -> None:
         ("idle", "checkedin"),
         ("overflow", "overflow"),
         ("size", "size"),
+        ("waiting", "waiting"),
     ):
         fn = getattr(pool, reader, None)
         if fn is not None:

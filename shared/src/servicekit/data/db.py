@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from servicekit.core.problems import ProblemError, problem_type
 from servicekit.core.settings import ServiceSettings
 from servicekit.core.unavailable import dependency_unavailable
+from servicekit.data.fair_pool import FairAsyncAdaptedQueuePool
 
 log = logging.getLogger("servicekit.data.db")
 
@@ -26,6 +27,8 @@ def create_engine(settings: ServiceSettings, *, application_name: str | None = N
     """One pool per process; application_name lets operators find its connections."""
     return create_async_engine(
         settings.database_url,
+        # Waiters get connections in the order they asked (see servicekit.data.fair_pool).
+        poolclass=FairAsyncAdaptedQueuePool,
         pool_size=settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
