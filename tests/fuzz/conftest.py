@@ -64,8 +64,10 @@ class AuthUnderFuzz:
     def headers(self, caller: str) -> dict[str, str]:
         if caller == "anonymous":
             return {}
-        token, fetched_at = self._tokens.get(caller, ("", 0.0))
-        if time.monotonic() - fetched_at > self.token_ttl_s / 2:
+        # No "fetched at 0.0" default: the monotonic clock counts from boot, so on a machine up
+        # for less than half a token's lifetime that read as fresh and sent an empty token.
+        held = self._tokens.get(caller)
+        if held is None or time.monotonic() - held[1] > self.token_ttl_s / 2:
             email, password = self.passwords[caller]
             response = httpx.post(
                 self.process.base_url + "/oauth/token",
@@ -80,8 +82,9 @@ class AuthUnderFuzz:
             )
             assert response.status_code == 200, response.text
             token = response.json()["access_token"]
-            self._tokens[caller] = (token, time.monotonic())
-        return {"Authorization": f"Bearer {token}"}
+            held = (token, time.monotonic())
+            self._tokens[caller] = held
+        return {"Authorization": f"Bearer {held[0]}"}
 
 
 def _auth_env(database_url: str) -> dict[str, str]:
