@@ -9,7 +9,7 @@ import jwt
 import pytest
 from sqlalchemy import text
 
-from tests.support.auth_app import AuthApp
+from tests.support.auth_app import AuthApp, auth_settings, running_auth
 
 
 async def _refresh(auth_app: AuthApp, token: str) -> Any:
@@ -54,12 +54,29 @@ async def test_each_use_rotates_the_refresh_token_within_the_familys_absolute_li
     assert len(status_of) == 3
 
 
+async def _backdate_family(auth_app: AuthApp, token: str, seconds: int) -> None:
+    """Move the family's issue times into the past, as if `seconds` had passed."""
+    family = jwt.decode(token, options={"verify_signature": False})["fid"]
+    async with auth_app.resources.engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE refresh_tokens SET issued_at = issued_at - make_interval(secs => :s) "
+                "WHERE family_id = :f"
+            ),
+            {"s": seconds, "f": family},
+        )
+
+
 async def test_reusing_a_rotated_token_revokes_the_family_and_logs_a_security_event(
     auth_app: AuthApp, caplog: pytest.LogCaptureFixture
 ) -> None:
     user = await auth_app.create_user()
     first = await auth_app.login(user)
     newest = (await _refresh(auth_app, first["refresh_token"])).json()
+    # Past the retry grace: a replay now is reuse, whatever became of its successor.
+    await _backdate_family(
+        auth_app, first["refresh_token"], auth_app.settings.refresh_reuse_grace_s + 1
+    )
     with caplog.at_level(logging.WARNING, logger="auth_service.security"):
         reuse = await _refresh(auth_app, first["refresh_token"])
     assert (reuse.status_code, reuse.json()["error"]) == (400, "invalid_grant")
@@ -78,9 +95,68 @@ async def test_other_families_of_the_same_user_survive_a_reuse(auth_app: AuthApp
     user = await auth_app.create_user()
     laptop = await auth_app.login(user)
     phone = await auth_app.login(user)
-    await _refresh(auth_app, laptop["refresh_token"])
-    await _refresh(auth_app, laptop["refresh_token"])  # reuse on the laptop family
+    second = (await _refresh(auth_app, laptop["refresh_token"])).json()
+    await _refresh(auth_app, second["refresh_token"])
+    reuse = await _refresh(auth_app, laptop["refresh_token"])  # its successor was used
+    assert reuse.status_code == 400
     assert (await _refresh(auth_app, phone["refresh_token"])).status_code == 200
+
+
+async def test_a_retry_within_the_grace_rotates_again_and_the_unseen_successor_is_retired(
+    auth_app: AuthApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The client's refresh answer was lost (503 commit-outcome-unknown, a cut connection):
+    it retries with the token it holds. Its successor, which it never saw, is retired."""
+    user = await auth_app.create_user()
+    first = await auth_app.login(user)
+    lost = (await _refresh(auth_app, first["refresh_token"])).json()
+    with caplog.at_level(logging.INFO, logger="auth_service.security"):
+        retried = await _refresh(auth_app, first["refresh_token"])
+    assert retried.status_code == 200, retried.text
+    kept = retried.json()
+    assert kept["refresh_token"] != lost["refresh_token"]
+    assert [r.event for r in caplog.records if hasattr(r, "event")] == ["refresh_token_retry"]
+    assert first["refresh_token"] not in caplog.text
+    rows = await _family_rows(auth_app, first["refresh_token"])
+    assert [s for _, s in rows].count("active") == 1
+    # The client goes on with what it got.
+    assert (await _refresh(auth_app, kept["refresh_token"])).status_code == 200
+
+
+async def test_the_retired_successor_presented_later_is_reuse(auth_app: AuthApp) -> None:
+    """Whoever holds the successor that was retired (a thief who replayed, or a client that
+    kept the other answer of two) revokes the family by using it: detection is only delayed."""
+    user = await auth_app.create_user()
+    first = await auth_app.login(user)
+    retired = (await _refresh(auth_app, first["refresh_token"])).json()
+    kept = (await _refresh(auth_app, first["refresh_token"])).json()
+    refused = await _refresh(auth_app, retired["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+    after = await _refresh(auth_app, kept["refresh_token"])
+    assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
+    assert {s for _, s in await _family_rows(auth_app, first["refresh_token"])} == {"revoked"}
+
+
+async def test_no_retry_grace_once_the_successor_was_used(auth_app: AuthApp) -> None:
+    user = await auth_app.create_user()
+    first = await auth_app.login(user)
+    second = (await _refresh(auth_app, first["refresh_token"])).json()
+    third = (await _refresh(auth_app, second["refresh_token"])).json()
+    replay = await _refresh(auth_app, first["refresh_token"])
+    assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+    refused = await _refresh(auth_app, third["refresh_token"])
+    assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
+
+
+async def test_no_retry_grace_when_it_is_turned_off(auth_database_url: str) -> None:
+    async with running_auth(auth_settings(auth_database_url, refresh_reuse_grace_s=0)) as app:
+        user = await app.create_user()
+        first = await app.login(user)
+        second = (await _refresh(app, first["refresh_token"])).json()
+        replay = await _refresh(app, first["refresh_token"])
+        assert (replay.status_code, replay.json()["error"]) == (400, "invalid_grant")
+        refused = await _refresh(app, second["refresh_token"])
+        assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
 
 
 async def test_revoke_ends_the_grant_and_answers_200(auth_app: AuthApp) -> None:

@@ -57,6 +57,13 @@ class AuthSettings(ServiceSettings):
     access_token_ttl_s: int = Field(default=900, ge=300, le=1800)
     # Absolute: rotation never extends a refresh-token family past issue time + this.
     refresh_token_ttl_s: int = Field(default=14 * 86400, ge=3600, le=90 * 86400)
+    # A rotated refresh token presented again within this many seconds of its rotation, while
+    # the token that replaced it is still unused, is rotated once more (that unused successor
+    # is retired) instead of revoking its family: a client whose refresh answer was lost (503
+    # commit-outcome-unknown, a cut connection) retries with the only token it has. A thief
+    # replaying within the window only delays detection: the retired successor, presented by
+    # the user next, is reuse and revokes the family. 0 turns it off (every replay is reuse).
+    refresh_reuse_grace_s: int = Field(default=10, ge=0, le=60)
     # Clock skew tolerated on exp/nbf; also part of a retired key's grace period.
     token_leeway_s: int = Field(default=30, ge=0, le=300)
 

@@ -50,6 +50,29 @@ class RefreshTokenRepository:
             return None
         return ClaimedToken(row.jti, row.family_id, row.user_id, row.expires_at)
 
+    async def retire_unused_successor(
+        self, token: RefreshToken, *, issued_since: datetime, now: datetime
+    ) -> bool:
+        """Retire `token`'s successor if it is still active, unexpired and was issued at or after
+        `issued_since`, atomically (of two concurrent retries one retires it, the other finds it
+        gone and is reuse). A retired successor has no successor of its own: presenting it later
+        is reuse."""
+        if token.replaced_by is None:
+            return False
+        result = await self.session.execute(
+            update(RefreshToken)
+            .where(
+                _T.jti == token.replaced_by,
+                _T.family_id == token.family_id,
+                _T.status == RefreshStatus.ACTIVE.value,
+                _T.issued_at >= issued_since,
+                _T.expires_at > now,
+            )
+            .values(status=RefreshStatus.ROTATED.value)
+            .returning(_T.jti)
+        )
+        return result.one_or_none() is not None
+
     async def set_replaced_by(self, jti: str, successor: str) -> None:
         await self.session.execute(
             update(RefreshToken).where(_T.jti == jti).values(replaced_by=successor)

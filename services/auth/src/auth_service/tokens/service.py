@@ -29,7 +29,7 @@ from auth_service.tokens._signing import (
     sign_refresh_token,
 )
 from auth_service.tokens.models import RefreshStatus, RefreshToken
-from auth_service.tokens.repository import RefreshTokenRepository
+from auth_service.tokens.repository import ClaimedToken, RefreshTokenRepository
 from auth_service.users.models import User
 from auth_service.users.service import LoginService, PasswordCheck
 
@@ -214,7 +214,8 @@ class TokenService:
         now: int,
     ) -> TokenGrant:
         """Rotate: the presented token is used up and a new one in the same family replaces it,
-        with the family's absolute expiry. A token presented twice revokes its whole family.
+        with the family's absolute expiry. A token presented twice revokes its whole family,
+        unless it is a retry within `refresh_reuse_grace_s` while its successor is unused.
 
         Only the client the token was issued to may redeem it (RFC 6749 6): another client's
         attempt is refused and changes nothing, so it cannot burn or revoke someone's grant."""
@@ -232,25 +233,7 @@ class TokenService:
         tokens = RefreshTokenRepository(session)
         claimed = await tokens.claim(claims.jti, client_id=client_id, now=_ts(now))
         if claimed is None:
-            stored = await tokens.get(claims.jti)
-            if stored is not None and stored.client_id != client_id:
-                security_log.warning(
-                    "refresh token presented by another client: refused",
-                    extra={"event": "refresh_token_wrong_client", "jti": stored.jti},
-                )
-            elif stored is not None and stored.status == RefreshStatus.ROTATED:
-                revoked = await tokens.revoke_family(stored.family_id, now=_ts(now))
-                security_log.warning(
-                    "refresh token reuse: family revoked",
-                    extra={
-                        "event": "refresh_token_reuse",
-                        "user_id": str(stored.user_id),
-                        "family_id": str(stored.family_id),
-                        "jti": stored.jti,
-                        "tokens_revoked": revoked,
-                    },
-                )
-            raise OAuthError("invalid_grant", _BAD_REFRESH)
+            claimed = await self._claim_again(tokens, claims.jti, client_id=client_id, now=now)
         if str(claimed.user_id) != claims.subject or str(claimed.family_id) != claims.family_id:
             # Signed by us but not matching its row: treat as compromise of the family.
             await tokens.revoke_family(claimed.family_id, now=_ts(now))
@@ -274,6 +257,45 @@ class TokenService:
         )
         await tokens.set_replaced_by(claimed.jti, successor)
         return grant
+
+    async def _claim_again(
+        self, tokens: RefreshTokenRepository, jti: str, *, client_id: str, now: int
+    ) -> ClaimedToken:
+        """A token that could not be claimed: another client's (refused, nothing changes), a
+        retry within the reuse grace (its unused successor retired, rotated again), reuse (the
+        family revoked), or one that is revoked, expired or unknown (refused)."""
+        stored = await tokens.get(jti)
+        if stored is not None and stored.client_id != client_id:
+            security_log.warning(
+                "refresh token presented by another client: refused",
+                extra={"event": "refresh_token_wrong_client", "jti": stored.jti},
+            )
+        elif stored is not None and stored.status == RefreshStatus.ROTATED:
+            grace_s = self.settings.refresh_reuse_grace_s
+            if grace_s > 0 and await tokens.retire_unused_successor(
+                stored, issued_since=_ts(now - grace_s), now=_ts(now)
+            ):
+                security_log.info(
+                    "rotated refresh token presented again within the grace: rotated again",
+                    extra={
+                        "event": "refresh_token_retry",
+                        "family_id": str(stored.family_id),
+                        "jti": stored.jti,
+                    },
+                )
+                return ClaimedToken(stored.jti, stored.family_id, stored.user_id, stored.expires_at)
+            revoked = await tokens.revoke_family(stored.family_id, now=_ts(now))
+            security_log.warning(
+                "refresh token reuse: family revoked",
+                extra={
+                    "event": "refresh_token_reuse",
+                    "user_id": str(stored.user_id),
+                    "family_id": str(stored.family_id),
+                    "jti": stored.jti,
+                    "tokens_revoked": revoked,
+                },
+            )
+        raise OAuthError("invalid_grant", _BAD_REFRESH)
 
     async def revoke(self, session: AsyncSession, *, token: str, client_id: str, now: int) -> None:
         """RFC 7009: revoking a refresh token ends its whole grant (family). Anything else (an
