@@ -64,6 +64,8 @@ def pytest_configure(config: pytest.Config) -> None:
             # A rotating seed: every CI run explores new examples, and prints how to replay.
             seed = int(os.environ.get("HYPOTHESIS_SEED") or random.SystemRandom().getrandbits(32))
             hypothesis_core.global_force_seed = seed  # type: ignore[assignment]
+            # pytest-xdist's workers start after this and inherit it: one seed for the run.
+            os.environ["HYPOTHESIS_SEED"] = str(seed)
         if not config.option.durations:
             config.option.durations = 15
 

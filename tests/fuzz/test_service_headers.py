@@ -6,14 +6,15 @@ cache policy when authenticated; these pin the policy itself on routes that matt
 
 from __future__ import annotations
 
-import uuid
-
 import httpx
 import pytest
 
 from tests.fuzz.conftest import AuthUnderFuzz, issuer_headers
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import JwksServer, TestIssuer
+
+# Parameters are fixed (not uuid4()): pytest-xdist's workers must collect the same test ids.
+UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 
 ORIGIN = "https://app.example.com"
 
@@ -57,7 +58,7 @@ def test_auth_reads_with_a_token_are_no_store(fuzz_auth: AuthUnderFuzz) -> None:
     assert response.headers["cache-control"] == "no-store"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/items", f"/api/v1/items/{uuid.uuid4()}"])
+@pytest.mark.parametrize("path", ["/api/v1/items", f"/api/v1/items/{UNKNOWN_ID}"])
 def test_orders_authenticated_reads_are_no_store(
     path: str, orders_process: ServiceProcess, fuzz_issuer: tuple[TestIssuer, JwksServer]
 ) -> None:

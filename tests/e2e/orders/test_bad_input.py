@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -10,6 +9,9 @@ import pytest
 
 from tests.e2e.orders.conftest import ClientFactory, item_body
 from tests.support.ids import new_tenant
+
+# Parameters are fixed (not uuid4()): pytest-xdist's workers must collect the same test ids.
+UNKNOWN_ID = "00000000-0000-4000-8000-00000000dead"
 
 PROBLEM = "application/problem+json"
 
@@ -103,7 +105,7 @@ def test_pedido_with_no_lines_is_422(client_for: ClientFactory) -> None:
         ("DELETE", "/api/v1/items/zzz"),
         ("GET", "/api/v1/pedidos/not-a-uuid"),
         ("POST", "/api/v1/pedidos/not-a-uuid/confirm"),
-        ("DELETE", f"/api/v1/pedidos/{uuid.uuid4()}/items/nope"),
+        ("DELETE", f"/api/v1/pedidos/{UNKNOWN_ID}/items/nope"),
     ],
 )
 def test_malformed_uuid_in_the_path_is_422(
