@@ -8,6 +8,7 @@ sustained load that waiter can lose every such race until its pool timeout.
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 
 import pytest
@@ -93,5 +94,20 @@ async def test_no_connection_is_lost_to_timeouts_and_cancellations(
         for conn in held:
             assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
             await conn.close()
+    finally:
+        await engine.dispose()
+
+
+async def test_the_pool_logs_under_sqlalchemys_namespace_like_the_pool_it_replaces(
+    orders_database_url: str,
+) -> None:
+    # Named after our module it logged "Pool disposed" / "Pool recreating" at INFO into
+    # every service's log (and onto closed streams at interpreter exit).
+    engine = _engine(orders_database_url, size=1, timeout_s=1.0)
+    try:
+        logger = engine.pool.logger
+        name = getattr(logger, "name", None) or logger.logger.name  # type: ignore[union-attr]
+        assert name.startswith("sqlalchemy.pool.")
+        assert not logging.getLogger(name).isEnabledFor(logging.INFO)
     finally:
         await engine.dispose()

@@ -111,6 +111,10 @@ class FairAsyncAdaptedQueuePool(AsyncAdaptedQueuePool):
     """AsyncAdaptedQueuePool whose waiters get connections in the order they asked."""
 
     _queue_class = _ConnectionQueue
+    # SQLAlchemy names a pool's logger after its class's module: ours would log "Pool
+    # disposed" at INFO under servicekit's namespace. Under sqlalchemy's, which SQLAlchemy
+    # keeps at WARNING unless asked (echo_pool), it logs exactly as the pool it replaces.
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.FairAsyncAdaptedQueuePool"
 
     def waiting(self) -> int:
         """Requests waiting for a connection now (the db_pool_connections{state="waiting"})."""
