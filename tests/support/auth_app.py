@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 from pydantic import SecretStr
+from sqlalchemy import text
 
 from auth_service.clients.schemas import ClientCreate
 from auth_service.clients.service import ClientService
@@ -157,6 +158,18 @@ class AuthApp:
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
+
+    async def backdate_refresh_family(self, family_id: str, seconds: int) -> None:
+        """Move a refresh-token family's issue times `seconds` into the past, as if that much
+        time had passed (the reuse grace counts from a token's issue)."""
+        async with self.resources.engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE refresh_tokens SET issued_at = issued_at - make_interval(secs => :s) "
+                    "WHERE family_id = :f"
+                ),
+                {"s": seconds, "f": family_id},
+            )
 
     async def admin_headers(self, tenant_id: str | None = None) -> dict[str, str]:
         """A token for auth's own admin API: its audience is the issuer (RFC 8707 resource)."""

@@ -15,6 +15,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.engine import make_url
+
 
 class CommitReplyDropper:
     def __init__(self, upstream: tuple[str, int]) -> None:
@@ -24,6 +26,11 @@ class CommitReplyDropper:
         self._armed = threading.Event()
         self.dropped = threading.Event()
         self._closing = False
+
+    def url_for(self, database_url: str) -> str:
+        """`database_url` with its connections going through this proxy."""
+        proxied = make_url(database_url).set(host="127.0.0.1", port=self.port)
+        return proxied.render_as_string(hide_password=False)
 
     def arm(self) -> None:
         self.dropped.clear()
@@ -70,6 +77,14 @@ class CommitReplyDropper:
         finally:
             self._closing = True
             self._listener.close()
+
+
+@contextmanager
+def commit_dropper_for(database_url: str) -> Iterator[CommitReplyDropper]:
+    """A running CommitReplyDropper in front of `database_url`'s server."""
+    url = make_url(database_url)
+    with CommitReplyDropper((url.host or "127.0.0.1", url.port or 5432)).running() as proxy:
+        yield proxy
 
 
 class _Pair:

@@ -13,12 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from sqlalchemy.engine import make_url
 
 from servicekit.core.problems import problem_type
 from tests.e2e.orders.conftest import item_body, orders_env
 from tests.support.backends import Backends
-from tests.support.pgproxy import CommitReplyDropper
+from tests.support.pgproxy import CommitReplyDropper, commit_dropper_for
 from tests.support.processes import ServiceProcess
 from tests.support.tokens import TestIssuer
 
@@ -84,9 +83,7 @@ def test_redis_losing_the_record_does_not_create_a_second_pedido(
 
 @pytest.fixture
 def dropper(orders_database_url: str) -> Iterator[CommitReplyDropper]:
-    url = make_url(orders_database_url)
-    proxy = CommitReplyDropper((url.host or "127.0.0.1", url.port or 5432))
-    with proxy.running():
+    with commit_dropper_for(orders_database_url) as proxy:
         yield proxy
 
 
@@ -99,10 +96,9 @@ def proxied_orders(
     tmp_path: Path,
 ) -> Iterator[str]:
     """An orders process whose every database connection goes through `dropper`."""
-    database_url = make_url(orders_database_url).set(host="127.0.0.1", port=dropper.port)
     prefix = f"test:{uuid.uuid4().hex[:12]}:orders:"
     env = orders_env(
-        database_url=database_url.render_as_string(hide_password=False),
+        database_url=dropper.url_for(orders_database_url),
         redis_url=backends.redis_url,
         jwks_url=jwks_url,
         redis_prefix=prefix,

@@ -12,29 +12,21 @@ from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from tests.support.auth_app import auth_settings, running_auth
-from tests.support.pgproxy import CommitReplyDropper
+from tests.support.pgproxy import CommitReplyDropper, commit_dropper_for
 
 
 @pytest.fixture
 def dropper(auth_database_url: str) -> Iterator[CommitReplyDropper]:
-    url = make_url(auth_database_url)
-    proxy = CommitReplyDropper((url.host or "127.0.0.1", url.port or 5432))
-    with proxy.running():
+    with commit_dropper_for(auth_database_url) as proxy:
         yield proxy
-
-
-def _through(proxy: CommitReplyDropper, database_url: str) -> str:
-    url = make_url(database_url).set(host="127.0.0.1", port=proxy.port)
-    return url.render_as_string(hide_password=False)
 
 
 async def test_a_refresh_retried_after_a_lost_commit_reply_keeps_the_user_signed_in(
     auth_database_url: str, dropper: CommitReplyDropper
 ) -> None:
-    settings = auth_settings(_through(dropper, auth_database_url))
+    settings = auth_settings(dropper.url_for(auth_database_url))
     async with running_auth(settings) as app:
         user = await app.create_user()
         first = await app.login(user)

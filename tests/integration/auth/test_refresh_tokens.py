@@ -54,19 +54,6 @@ async def test_each_use_rotates_the_refresh_token_within_the_familys_absolute_li
     assert len(status_of) == 3
 
 
-async def _backdate_family(auth_app: AuthApp, token: str, seconds: int) -> None:
-    """Move the family's issue times into the past, as if `seconds` had passed."""
-    family = jwt.decode(token, options={"verify_signature": False})["fid"]
-    async with auth_app.resources.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE refresh_tokens SET issued_at = issued_at - make_interval(secs => :s) "
-                "WHERE family_id = :f"
-            ),
-            {"s": seconds, "f": family},
-        )
-
-
 async def test_reusing_a_rotated_token_revokes_the_family_and_logs_a_security_event(
     auth_app: AuthApp, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -74,9 +61,8 @@ async def test_reusing_a_rotated_token_revokes_the_family_and_logs_a_security_ev
     first = await auth_app.login(user)
     newest = (await _refresh(auth_app, first["refresh_token"])).json()
     # Past the retry grace: a replay now is reuse, whatever became of its successor.
-    await _backdate_family(
-        auth_app, first["refresh_token"], auth_app.settings.refresh_reuse_grace_s + 1
-    )
+    family = jwt.decode(first["refresh_token"], options={"verify_signature": False})["fid"]
+    await auth_app.backdate_refresh_family(family, auth_app.settings.refresh_reuse_grace_s + 1)
     with caplog.at_level(logging.WARNING, logger="auth_service.security"):
         reuse = await _refresh(auth_app, first["refresh_token"])
     assert (reuse.status_code, reuse.json()["error"]) == (400, "invalid_grant")

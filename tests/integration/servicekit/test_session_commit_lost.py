@@ -16,7 +16,6 @@ import pytest
 from fastapi import APIRouter, Request
 from httpx import ASGITransport, AsyncClient
 from sqlalchemy import text
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from servicekit.core.problems import PROBLEM_CONTENT_TYPE, problem_type
@@ -25,7 +24,7 @@ from servicekit.data.db import SessionDep, after_commit, get_session
 from servicekit.web.app import create_service_app
 from servicekit.web.fastpath import Answer, fast_answer
 from tests.support.backends import Backends, asyncpg_dsn, create_database, drop_database
-from tests.support.pgproxy import CommitReplyDropper
+from tests.support.pgproxy import CommitReplyDropper, commit_dropper_for
 
 request_session = asynccontextmanager(get_session)
 
@@ -45,9 +44,7 @@ async def database(backends: Backends) -> AsyncIterator[str]:
 
 @pytest.fixture
 def dropper(database: str) -> Iterator[CommitReplyDropper]:
-    url = make_url(database)
-    proxy = CommitReplyDropper((url.host or "127.0.0.1", url.port or 5432))
-    with proxy.running():
+    with commit_dropper_for(database) as proxy:
         yield proxy
 
 
@@ -87,8 +84,7 @@ async def test_a_lost_commit_reply_is_a_503_whose_outcome_is_unknown(
     async def twice(request: Request) -> object:
         return (await serve_twice(request)).response()
 
-    proxied = make_url(database).set(host="127.0.0.1", port=dropper.port)
-    settings = ServiceSettings(database_url=proxied.render_as_string(hide_password=False))
+    settings = ServiceSettings(database_url=dropper.url_for(database))
     app = create_service_app(settings=settings, title="t", version="0", routers=[router])
     async with app.router.lifespan_context(app):
         # An exception escaping the app would raise here: the lost COMMIT must be answered.

@@ -30,17 +30,6 @@ async def _statuses(app: AuthApp, family: str) -> dict[str, str]:
         return {r.jti: r.status for r in rows}
 
 
-async def _backdate(app: AuthApp, family: str, seconds: int) -> None:
-    async with app.resources.engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE refresh_tokens SET issued_at = issued_at - make_interval(secs => :s) "
-                "WHERE family_id = :f"
-            ),
-            {"s": seconds, "f": family},
-        )
-
-
 def _claims(token: str) -> dict[str, Any]:
     return jwt.decode(token, options={"verify_signature": False})
 
@@ -63,7 +52,9 @@ async def test_law_one_active_token_per_family_and_a_refusal_ends_the_family(
     refused = False
     for step in steps:
         if step == WAIT:
-            await _backdate(auth_app, family, auth_app.settings.refresh_reuse_grace_s + 1)
+            await auth_app.backdate_refresh_family(
+                family, auth_app.settings.refresh_reuse_grace_s + 1
+            )
             continue
         assert isinstance(step, int)
         answer = await auth_app.token(
