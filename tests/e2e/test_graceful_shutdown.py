@@ -116,7 +116,10 @@ def test_sigterm_drains_then_finishes_in_flight_and_exits_zero(
                 try:
                     live = httpx.get(proc.base_url + "/health/live", timeout=2)
                     ready = httpx.get(proc.base_url + "/health/ready", timeout=2)
-                except httpx.ConnectError:
+                except (httpx.ConnectError, httpx.RemoteProtocolError):
+                    # Refused, or accepted into the listen backlog just as the listener closed
+                    # and then closed with no answer (seen once under CI's two workers): either
+                    # way the end of accepting, which must not come before the drain ends.
                     refused_at = time.monotonic()
                     continue
                 assert (live.status_code, ready.status_code) == (200, 503)
