@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+import jwt
 from fastapi import FastAPI
 from pydantic import SecretStr
 from sqlalchemy import text
@@ -159,16 +160,25 @@ class AuthApp:
         body: dict[str, Any] = response.json()
         return body
 
-    async def backdate_refresh_family(self, family_id: str, seconds: int) -> None:
-        """Move a refresh-token family's issue times `seconds` into the past, as if that much
-        time had passed (the reuse grace counts from a token's issue)."""
+    async def refresh_family_statuses(self, refresh_token: str) -> dict[str, str]:
+        """jti -> status of every token of `refresh_token`'s family, as the database holds them."""
+        async with self.resources.engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT jti, status FROM refresh_tokens WHERE family_id = :f"),
+                {"f": refresh_family(refresh_token)},
+            )
+            return {row.jti: row.status for row in rows}
+
+    async def backdate_refresh_family(self, refresh_token: str, seconds: int) -> None:
+        """Move the issue times of `refresh_token`'s family `seconds` into the past, as if that
+        much time had passed (the reuse grace counts from a token's issue)."""
         async with self.resources.engine.begin() as conn:
             await conn.execute(
                 text(
                     "UPDATE refresh_tokens SET issued_at = issued_at - make_interval(secs => :s) "
                     "WHERE family_id = :f"
                 ),
-                {"s": seconds, "f": family_id},
+                {"s": seconds, "f": refresh_family(refresh_token)},
             )
 
     async def admin_headers(self, tenant_id: str | None = None) -> dict[str, str]:
@@ -176,6 +186,11 @@ class AuthApp:
         admin = await self.create_user(roles=["admin"], tenant_id=tenant_id)
         token = (await self.login(admin, resource=ISSUER))["access_token"]
         return {"Authorization": "Bearer " + token}
+
+
+def refresh_family(refresh_token: str) -> str:
+    """The family id (`fid`) a refresh token carries; read, not verified."""
+    return str(jwt.decode(refresh_token, options={"verify_signature": False})["fid"])
 
 
 @asynccontextmanager

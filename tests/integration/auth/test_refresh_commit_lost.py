@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import text
 
 from tests.support.auth_app import auth_settings, running_auth
 from tests.support.pgproxy import CommitReplyDropper, commit_dropper_for
@@ -47,21 +46,7 @@ async def test_a_refresh_retried_after_a_lost_commit_reply_keeps_the_user_signed
         )
         assert onwards.status_code == 200, onwards.text
 
-        async with app.resources.engine.connect() as conn:
-            statuses = (
-                (
-                    await conn.execute(
-                        text(
-                            "SELECT status FROM refresh_tokens WHERE family_id = "
-                            "(SELECT family_id FROM refresh_tokens WHERE replaced_by IS NOT NULL "
-                            "AND user_id = :u LIMIT 1)"
-                        ),
-                        {"u": user.id},
-                    )
-                )
-                .scalars()
-                .all()
-            )
+        statuses = list((await app.refresh_family_statuses(kept["refresh_token"])).values())
         # first (rotated twice), the successor whose answer was lost (retired), the retry's
         # token (used onwards) and the newest: one active token in the family.
         assert sorted(statuses) == ["active", "rotated", "rotated", "rotated"]

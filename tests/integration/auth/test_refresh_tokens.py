@@ -16,16 +16,6 @@ async def _refresh(auth_app: AuthApp, token: str) -> Any:
     return await auth_app.token({"grant_type": "refresh_token", "refresh_token": token})
 
 
-async def _family_rows(auth_app: AuthApp, token: str) -> list[tuple[str, str]]:
-    family = jwt.decode(token, options={"verify_signature": False})["fid"]
-    async with auth_app.resources.engine.connect() as conn:
-        rows = await conn.execute(
-            text("SELECT jti, status FROM refresh_tokens WHERE family_id = :f ORDER BY issued_at"),
-            {"f": family},
-        )
-        return [(r.jti, r.status) for r in rows]
-
-
 async def test_each_use_rotates_the_refresh_token_within_the_familys_absolute_lifetime(
     auth_app: AuthApp,
 ) -> None:
@@ -45,7 +35,7 @@ async def test_each_use_rotates_the_refresh_token_within_the_familys_absolute_li
     third = await _refresh(auth_app, second["refresh_token"])
     assert third.status_code == 200
     # By jti, not by issued_at: three tokens issued within one second tie on it.
-    status_of = dict(await _family_rows(auth_app, first["refresh_token"]))
+    status_of = await auth_app.refresh_family_statuses(first["refresh_token"])
     jtis = [
         jwt.decode(t["refresh_token"], options={"verify_signature": False})["jti"]
         for t in (first, second, third.json())
@@ -61,15 +51,16 @@ async def test_reusing_a_rotated_token_revokes_the_family_and_logs_a_security_ev
     first = await auth_app.login(user)
     newest = (await _refresh(auth_app, first["refresh_token"])).json()
     # Past the retry grace: a replay now is reuse, whatever became of its successor.
-    family = jwt.decode(first["refresh_token"], options={"verify_signature": False})["fid"]
-    await auth_app.backdate_refresh_family(family, auth_app.settings.refresh_reuse_grace_s + 1)
+    grace_s = auth_app.settings.refresh_reuse_grace_s
+    await auth_app.backdate_refresh_family(first["refresh_token"], grace_s + 1)
     with caplog.at_level(logging.WARNING, logger="auth_service.security"):
         reuse = await _refresh(auth_app, first["refresh_token"])
     assert (reuse.status_code, reuse.json()["error"]) == (400, "invalid_grant")
     # The newest token of the family stops working too: the thief and the user both lose it.
     after = await _refresh(auth_app, newest["refresh_token"])
     assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
-    assert {s for _, s in await _family_rows(auth_app, first["refresh_token"])} == {"revoked"}
+    statuses = await auth_app.refresh_family_statuses(first["refresh_token"])
+    assert set(statuses.values()) == {"revoked"}
     events = [r for r in caplog.records if getattr(r, "event", None) == "refresh_token_reuse"]
     assert len(events) == 1
     assert events[0].user_id == user.id  # type: ignore[attr-defined]
@@ -103,8 +94,8 @@ async def test_a_retry_within_the_grace_rotates_again_and_the_unseen_successor_i
     assert kept["refresh_token"] != lost["refresh_token"]
     assert [r.event for r in caplog.records if hasattr(r, "event")] == ["refresh_token_retry"]
     assert first["refresh_token"] not in caplog.text
-    rows = await _family_rows(auth_app, first["refresh_token"])
-    assert [s for _, s in rows].count("active") == 1
+    statuses = await auth_app.refresh_family_statuses(first["refresh_token"])
+    assert list(statuses.values()).count("active") == 1
     # The client goes on with what it got.
     assert (await _refresh(auth_app, kept["refresh_token"])).status_code == 200
 
@@ -120,7 +111,8 @@ async def test_the_retired_successor_presented_later_is_reuse(auth_app: AuthApp)
     assert (refused.status_code, refused.json()["error"]) == (400, "invalid_grant")
     after = await _refresh(auth_app, kept["refresh_token"])
     assert (after.status_code, after.json()["error"]) == (400, "invalid_grant")
-    assert {s for _, s in await _family_rows(auth_app, first["refresh_token"])} == {"revoked"}
+    statuses = await auth_app.refresh_family_statuses(first["refresh_token"])
+    assert set(statuses.values()) == {"revoked"}
 
 
 async def test_no_retry_grace_once_the_successor_was_used(auth_app: AuthApp) -> None:
