@@ -52,6 +52,7 @@ class StopFlag:
 STOP = StopFlag()
 
 import asyncio  # noqa: E402 - after the signal handlers, on purpose (see above)
+import fcntl  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -222,10 +223,30 @@ def watch(procs: list[subprocess.Popen[bytes]]) -> int:
     return 0
 
 
+def hold_data_dir() -> int | None:
+    """Lock DATA for this run, or None when another `make run` holds it.
+
+    A second stack on the same folder would stop the first one's PostgreSQL (the embedded
+    server stops whatever owns its data folder, as it must after a killed run) and then fail
+    on the ports: seen running `make run` twice, the first stack answered 503 from then on.
+    flock is released by the kernel when this process ends, however it ends.
+    """
+    fd = os.open(DATA / "stack.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd  # kept open, so locked, until the process exits
+
+
 def run() -> int:
     checkpoint()
     # Always: the key-encryption key and stack.env live here with own servers too.
     DATA.mkdir(parents=True, exist_ok=True)
+    if hold_data_dir() is None:
+        say(f"another `make run` is using {DATA}: stop it first (Ctrl-C in its terminal)")
+        return 1
     with servers() as env:
         procs: list[subprocess.Popen[bytes]] = []
         try:

@@ -205,6 +205,22 @@ def _running_stack(data_dir: Path) -> Iterator[MakeRun]:
         _stop_and_check(running, signal.SIGINT)
 
 
+def test_a_second_make_run_on_the_same_folder_refuses_and_leaves_the_first_alone(
+    stack: MakeRun,
+) -> None:
+    """Run twice by mistake (a second terminal): the second says so in one line and exits 1;
+    it used to stop the first stack's PostgreSQL, which then answered 503."""
+    second = MakeRun(stack.data_dir).start()
+    assert second.process is not None
+    second.wait_for_line("another `make run` is using")
+    assert second.process.wait(timeout=START_TIMEOUT_S) != 0
+    assert any("another `make run` is using" in line for line in second.lines), second.output
+    assert "embedded PostgreSQL on" not in second.output
+    ready = httpx.get(f"http://127.0.0.1:{stack.orders_port}/health/ready", timeout=5)
+    assert ready.status_code == 200, ready.text
+    assert (stack.data_dir / "stack.env").exists()
+
+
 def test_cli_finds_the_running_embedded_stack(stack: MakeRun) -> None:
     env_file = stack.data_dir / "stack.env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
